@@ -1,0 +1,19 @@
+/* Shared helpers for the Check unit tests. */
+#ifndef TANDEM_TESTLIB_H
+#define TANDEM_TESTLIB_H
+
+#include <check.h>
+
+#include "sim/sim.h"
+
+/* Runs one suite, returning the process exit status. */
+int run_suite(Suite *s);
+/* A fresh temporary directory (removed by the OS test tmp cleanup). */
+char *test_tmpdir(void);
+/* Runs the tandem binary with arguments; captures stderr+stdout into *out
+ * (malloc'd). Returns the exit status. */
+int run_tandem(char **out, const char *args_fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes text to a new file in dir; returns its path. */
+char *write_temp_file(const char *dir, const char *name, const char *text);
+
+#endif
