@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "sim/object.h"
 #include "sim/serialize.h"
 
 static void seg_set(struct x86_segment *s, uint16_t sel, uint64_t base, uint32_t limit,
