@@ -1,0 +1,89 @@
+/* The CPU sim object and the engine interface (DESIGN.md: "Engines
+ * implement one interface (attach, run until a budget or event, state in,
+ * state out, detach)"). A CPU owns the architectural state; exactly one
+ * engine is attached at a time and holds the live state while it runs.
+ *
+ * Time: the CPU runs as an event (run_event, EVPRI_CPU). Each time it fires
+ * the CPU asks its engine to run until the next pending event's tick; the
+ * engine returns the simulated tick it reached (by its own time rule:
+ * cycles through the clock domain for the interpreter, host time scaled for
+ * KVM), and the CPU reschedules itself there. A halted CPU sleeps until the
+ * LAPIC notifies it or the next event. */
+#ifndef TANDEM_CPU_CPU_H
+#define TANDEM_CPU_CPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/intr.h"
+#include "cpu/state.h"
+#include "sim/event.h"
+#include "sim/object.h"
+#include "sim/tick.h"
+
+struct cpu;
+struct system;
+
+enum cpu_stop {
+    CPU_STOP_BUDGET,   /* reached the requested tick */
+    CPU_STOP_HALT,     /* HLT with nothing pending */
+    CPU_STOP_EXIT,     /* the simulation asked to stop (sim_exit, signal) */
+    CPU_STOP_SHUTDOWN, /* triple fault: reported, run ends */
+    CPU_STOP_FALLBACK, /* the engine cannot execute the next instruction */
+};
+
+struct cpu_engine_ops {
+    const char *name; /* "kvm", "interp" */
+    /* Allocates engine resources for this CPU; 0 or -1 (err_set). */
+    int (*attach)(struct cpu *cpu);
+    /* Loads cpu->state (and LAPIC regs through cpu->intr) into the engine. */
+    int (*state_in)(struct cpu *cpu);
+    /* Stores the engine's live state back into cpu->state. */
+    int (*state_out)(struct cpu *cpu);
+    /* Runs until simulated tick `until` or a stop; *reached is the tick the
+     * engine's time rule says it got to (<= until unless it must overrun). */
+    enum cpu_stop (*run)(struct cpu *cpu, tick_t until, tick_t *reached);
+    void (*detach)(struct cpu *cpu);
+};
+
+/* Engines register by name; the CPU's `engine` parameter picks one. */
+void cpu_engine_register(const struct cpu_engine_ops *ops);
+const struct cpu_engine_ops *cpu_engine_find(const char *name);
+
+struct cpu {
+    struct sim_object obj;
+    /* params */
+    uint32_t cpu_index; /* also the APIC ID */
+    uint64_t clock_hz;
+    char *engine_name;
+
+    struct clock_domain clock;
+    struct system *system;
+    struct x86_state state;
+    struct cpu_intr *intr;
+    const struct cpu_engine_ops *engine;
+    void *engine_priv;
+    bool state_in_engine; /* the engine holds the live state */
+    struct event run_event;
+
+    uint64_t insts;      /* instructions retired (all engines) */
+    uint64_t cycles;
+    uint64_t halted_ticks;
+};
+
+/* The CPU's view of the guest TSC at simulated tick t. */
+uint64_t cpu_tsc_at(const struct cpu *cpu, tick_t t);
+/* Brings the live state back from the engine into cpu->state (no-op when it
+ * already is there). Call before reading or changing cpu->state. */
+int cpu_sync_state(struct cpu *cpu);
+/* Replaces the architectural state (loaders, checkpoints); the engine picks
+ * it up before it runs next. */
+void cpu_set_state(struct cpu *cpu, const struct x86_state *st);
+/* Detaches the current engine and attaches another, carrying the state.
+ * 0 or -1 (err_set). */
+int cpu_switch_engine(struct cpu *cpu, const char *engine);
+/* Called by the LAPIC (through cpu_intr.notify) when an interrupt became
+ * deliverable: wakes a halted CPU now. */
+void cpu_notify_interrupt(void *cpu);
+
+#endif
