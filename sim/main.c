@@ -111,7 +111,8 @@ static int cmd_run(int argc, char **argv)
     bool quiet = false;
     int c, rc = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    /* Options may follow the config; words after "--" go to the script. */
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char err[256];
         switch (c) {
         case 'o':
@@ -152,8 +153,6 @@ static int cmd_run(int argc, char **argv)
         return rc;
     }
     const char *config = argv[optind++];
-    if (optind < argc && strcmp(argv[optind], "--") == 0)
-        optind++;
     sim.outdir = strdup(outdir);
     sim.progress = !quiet;
     log_set_quiet(quiet);
