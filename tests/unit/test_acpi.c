@@ -419,6 +419,9 @@ START_TEST(acpi_tables_serialize_round_trip)
     ck_assert_uint_eq(acpi_rsdp_address(&b), PC_ACPI_BASE);
     struct ser_node *n2 = sim_serialize(&b);
     ck_assert(ser_node_equal(n, n2));
+    ser_put_u64(acpi, "rsdp_addr", 0x1000);
+    ck_assert_int_eq(sim_unserialize(&b, n), -1);
+    ck_assert_msg(strstr(err_get(), "outside the ACPI area"), "%s", err_get());
     ser_node_free(n);
     ser_node_free(n2);
     sim_destroy(&a);
