@@ -296,7 +296,8 @@ static void channel_count_written(struct pit8254 *p, unsigned i)
     struct pit_channel *c = &p->ch[i];
     uint64_t clk = now_clock(p);
     channel_sync(c, clk);
-    uint32_t n = c->bcd ? bcd_to_bin(c->cr) : c->cr;
+    /* Non-decimal BCD digits are undefined in the datasheet; they wrap. */
+    uint32_t n = c->bcd ? bcd_to_bin(c->cr) % 10000 : c->cr;
     if (n == 0)
         n = modulus(c);
     if (periodic(c) && n < 2)
@@ -589,12 +590,12 @@ static int pit_init(struct sim_object *o)
         return -1;
     }
     event_init(&p->out0_event, "pit-out0", EVPRI_DEVICE, pit_out0_event, p);
+    /* OUT is undefined at power-on; it starts low (as does IRQ 0) until the
+     * first control word, so programming a periodic mode raises IRQ 0 once. */
     for (unsigned i = 0; i < PIT_CHANNELS; i++) {
         p->ch[i].rw = RW_WORD;
-        p->ch[i].out_idle = 1;
         p->ch[i].gate = i != 2; /* channel 2's gate comes from port 0x61 */
     }
-    p->irq_level = 0;
     if (bus_map_pio(&sys->bus, PC_PORT_PIT, 4, &pit_ops, p, "pit") < 0 ||
         bus_map_pio(&sys->bus, PC_PORT_SYSCTL_B, 1, &sysb_ops, p, "sysctl-b") < 0)
         return -1;
@@ -646,9 +647,8 @@ static int pit_unserialize(struct sim_object *o, struct ser_node *n)
 #define GET_FIELD(f) if (SER_GET(cn, c, f) < 0) return -1;
         CHANNEL_FIELDS(GET_FIELD)
 #undef GET_FIELD
-        uint32_t m = modulus(c);
         if (c->mode > 5 || c->rw == RW_LATCH || c->rw > RW_WORD || c->latch > LATCH_WORD_MSB ||
-            c->reload > m || c->start_value > m || c->next_reload > m ||
+            c->reload > 65536 || c->start_value > 65536 || c->next_reload > 65536 ||
             (c->counting && periodic(c) && c->reload < 2) ||
             (c->has_next_reload && c->next_reload < 2)) {
             err_set("%s: PIT %s state out of range (mode %u, rw %u, reload %u)", o->path, name,
