@@ -59,6 +59,7 @@ struct guestctl {
 
     uint64_t commands, unknown_commands, unsupported_requests, bad_accesses;
     uint64_t host_file_bytes, printed_bytes, exits;
+    uint8_t warned_unknown; /* the first unknown command is a warning */
 };
 
 void guestctl_set_handler(struct sim_object *o, enum guestctl_request req, guestctl_handler_fn fn,
@@ -232,9 +233,12 @@ static uint32_t run_command(struct guestctl *g, uint32_t cmd)
     case TANDEMCTL_CMD_PRINT:
         return cmd_print(g);
     default:
-        if (g->unknown_commands++ == 0)
+        g->unknown_commands++;
+        if (!g->warned_unknown) {
+            g->warned_unknown = 1;
             log_warn("%s: guest wrote unknown command 0x%x (further ones are only counted)",
                      g->obj.path, cmd);
+        }
         DPRINTF(GuestCtl, &g->obj, "unknown command 0x%x", cmd);
         return TANDEMCTL_UNKNOWN_COMMAND;
     }
@@ -428,6 +432,7 @@ static void guestctl_serialize(struct sim_object *o, struct ser_node *n)
     SER_PUT(n, g, host_file_bytes);
     SER_PUT(n, g, printed_bytes);
     SER_PUT(n, g, exits);
+    SER_PUT(n, g, warned_unknown);
 }
 
 static int guestctl_unserialize(struct sim_object *o, struct ser_node *n)
@@ -438,7 +443,8 @@ static int guestctl_unserialize(struct sim_object *o, struct ser_node *n)
         SER_GET(n, g, pending_arg) < 0 || SER_GET(n, g, commands) < 0 ||
         SER_GET(n, g, unknown_commands) < 0 || SER_GET(n, g, unsupported_requests) < 0 ||
         SER_GET(n, g, bad_accesses) < 0 || SER_GET(n, g, host_file_bytes) < 0 ||
-        SER_GET(n, g, printed_bytes) < 0 || SER_GET(n, g, exits) < 0)
+        SER_GET(n, g, printed_bytes) < 0 || SER_GET(n, g, exits) < 0 ||
+        SER_GET(n, g, warned_unknown) < 0)
         return -1;
     if (g->pending_request >= GUESTCTL_NREQUESTS) {
         err_set("%s: pending request %u out of range", o->path, g->pending_request);
