@@ -52,6 +52,9 @@
 #define PC_PORT_GUESTCTL_SIZE 16
 #define PC_PORT_ACPI_SLEEP_CTL 0x600 /* hardware-reduced sleep control */
 #define PC_PORT_ACPI_SLEEP_STS 0x601 /* and status registers */
+/* SLP_TYP the DSDT's \_S5_ object names; writing it with SLP_EN to the
+ * sleep control register powers the machine off (dev/acpi_pm.c). */
+#define PC_ACPI_SLP_TYP_S5 5
 
 /* ---- Interrupts ---- */
 #define PC_IOAPIC_PINS 24
