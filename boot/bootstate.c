@@ -152,12 +152,19 @@ void boot_state_protected_mode(struct x86_state *st, uint32_t eip, uint32_t esp)
     set_tables(st);
 }
 
-struct cpu *boot_find_cpu(struct simulation *sim, struct sim_object *ref)
+int boot_loader_attach(struct sim_object *o, struct sim_object *cpu_ref, struct system **sys,
+                       struct cpu **cpu)
 {
-    struct sim_object *o = ref ? ref : sim_find_type(sim, "CPU");
-    if (!o) {
-        err_set("no CPU to start: the machine has no object of type CPU");
-        return NULL;
+    *sys = system_of(o);
+    if (!*sys) {
+        err_set("a loader must be placed under a System object (e.g. system.loader)");
+        return -1;
     }
-    return SIM_CAST(struct cpu, o);
+    struct sim_object *c = cpu_ref ? cpu_ref : sim_find_type(o->sim, "CPU");
+    if (!c) {
+        err_set("no CPU to start: the machine has no object of type CPU");
+        return -1;
+    }
+    *cpu = SIM_CAST(struct cpu, c);
+    return 0;
 }

@@ -68,8 +68,10 @@ void boot_state_long_mode(struct x86_state *st, uint64_t rip, uint64_t rsp);
  * segments 0x18. */
 void boot_state_protected_mode(struct x86_state *st, uint32_t eip, uint32_t esp);
 
-/* The CPU a loader starts: ref when set (a "CPU" object parameter), else
- * the first object of type "CPU". NULL with err_set() when there is none. */
-struct cpu *boot_find_cpu(struct simulation *sim, struct sim_object *ref);
+/* For a loader sim object's init: the System it sits under and the CPU it
+ * starts (cpu_ref when set, a "CPU" object parameter, else the first object
+ * of type "CPU"). 0, or -1 with err_set(). */
+int boot_loader_attach(struct sim_object *o, struct sim_object *cpu_ref, struct system **sys,
+                       struct cpu **cpu);
 
 #endif

@@ -9,7 +9,11 @@
 #include "boot/bootstate.h"
 #include "mem/pc_layout.h"
 #include "mem/system.h"
+#include "cpu/cpu.h"
+#include "sim/log.h"
 #include "sim/object.h"
+#include "sim/serialize.h"
+#include "sim/util.h"
 
 #define EI_CLASS 4
 #define EI_DATA 5
@@ -199,3 +203,107 @@ int elf_load(struct system *s, const uint8_t *data, const struct elf_image *img,
     }
     return 0;
 }
+
+int elf_boot(struct system *s, const char *path, struct elf_image *img, struct x86_state *st)
+{
+    size_t len;
+    uint8_t *data = read_whole_file(path, &len);
+    if (!data)
+        return -1;
+    uint64_t entry;
+    int rc = elf_parse(data, len, path, img);
+    if (rc == 0)
+        rc = elf_entry_phys(img, path, &entry);
+    if (rc == 0 && !img->is64 && entry > UINT32_MAX) {
+        err_set("%s: 32-bit ELF entry point 0x%llx is above 4 GiB", path,
+                (unsigned long long)entry);
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = elf_load(s, data, img, path, PC_HIMEM_START);
+    free(data);
+    if (rc < 0)
+        return -1;
+    /* Both entries need the GDT; the 32-bit one leaves paging off, so the
+     * page tables are merely there for a program that enables it. */
+    if (boot_write_tables(s) < 0)
+        return -1;
+    if (img->is64)
+        boot_state_long_mode(st, entry, PC_BOOT_STACK);
+    else
+        boot_state_protected_mode(st, entry, PC_BOOT_STACK);
+    return 0;
+}
+
+/* ---- The ElfLoader sim object ---- */
+
+struct elf_loader {
+    struct sim_object obj;
+    /* params */
+    char *kernel;
+    struct sim_object *cpu_ref;
+
+    struct system *system;
+    struct cpu *cpu;
+    struct x86_state entry_state; /* handed to the CPU at startup */
+    struct elf_image img;
+};
+
+static int elf_loader_init(struct sim_object *o)
+{
+    struct elf_loader *l = SIM_CAST(struct elf_loader, o);
+    if (boot_loader_attach(o, l->cpu_ref, &l->system, &l->cpu) < 0 ||
+        elf_boot(l->system, l->kernel, &l->img, &l->entry_state) < 0)
+        return -1;
+    log_info("%s: %s: ELF%d, %u segments, %s entry at 0x%llx", o->path, l->kernel,
+             l->img.is64 ? 64 : 32, l->img.nsegs,
+             l->img.is64 ? "64-bit long mode" : "32-bit protected mode",
+             (unsigned long long)l->entry_state.rip);
+    return 0;
+}
+
+static void elf_loader_startup(struct sim_object *o)
+{
+    struct elf_loader *l = SIM_CAST(struct elf_loader, o);
+    cpu_set_state(l->cpu, &l->entry_state);
+}
+
+/* The program and boot structures are guest RAM and the entry state is the
+ * CPU's; the loader keeps only what it loaded. */
+static void elf_loader_serialize(struct sim_object *o, struct ser_node *n)
+{
+    struct elf_loader *l = SIM_CAST(struct elf_loader, o);
+    SER_PUT(n, l, img.entry);
+    SER_PUT(n, l, img.nsegs);
+}
+
+static int elf_loader_unserialize(struct sim_object *o, struct ser_node *n)
+{
+    struct elf_loader *l = SIM_CAST(struct elf_loader, o);
+    if (SER_GET(n, l, img.entry) < 0 || SER_GET(n, l, img.nsegs) < 0)
+        return -1;
+    if (l->img.nsegs > ELF_MAX_SEGMENTS) {
+        err_set("%s: checkpoint gives %u segments (at most %d)", o->path, l->img.nsegs,
+                ELF_MAX_SEGMENTS);
+        return -1;
+    }
+    return 0;
+}
+
+static const struct param_desc elf_loader_params[] = {
+    PARAM_STRING_REQUIRED_(struct elf_loader, kernel, "Path of the ELF32 or ELF64 executable"),
+    {"cpu", PARAM_OBJECT, PARAM_FIELD_(struct elf_loader, cpu_ref), "", 1, 0, NULL, "CPU", "",
+     "The CPU that starts the program; default: the first CPU"},
+    PARAM_END,
+};
+
+static struct sim_type elf_loader_type = {
+    .name = "ElfLoader",
+    .help = "Loads an ELF executable at its physical addresses and enters it in 64-bit long "
+            "mode (ELF64) or 32-bit protected mode (ELF32): the tandem ELF boot protocol",
+    .size = sizeof(struct elf_loader),
+    .params = elf_loader_params,
+    .ops = {.init = elf_loader_init, .startup = elf_loader_startup,
+            .serialize = elf_loader_serialize, .unserialize = elf_loader_unserialize},
+};
+SIM_TYPE_REGISTER(elf_loader_type);

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpu/state.h"
+
 struct system;
 
 #define ELF_EM_386 3
@@ -48,5 +50,11 @@ void elf_phys_extent(const struct elf_image *img, uint64_t *lo, uint64_t *hi);
  * clear of the boot structures). 0, or -1 with err_set(). */
 int elf_load(struct system *s, const uint8_t *data, const struct elf_image *img,
              const char *name, uint64_t min_addr);
+
+/* The tandem ELF boot protocol (docs/boot.md): loads path at or above
+ * 1 MiB, writes the boot GDT and identity map, and fills st with the entry
+ * state (ELF64: long mode; ELF32: flat protected mode, paging off). img
+ * receives the parsed image. 0, or -1 with err_set(). */
+int elf_boot(struct system *s, const char *path, struct elf_image *img, struct x86_state *st);
 
 #endif

@@ -7,11 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot/acpi.h"
 #include "boot/bootstate.h"
 #include "boot/elf.h"
 #include "mem/pc_layout.h"
 #include "mem/system.h"
+#include "cpu/cpu.h"
+#include "sim/log.h"
 #include "sim/object.h"
+#include "sim/serialize.h"
 #include "sim/util.h"
 
 #define LOADED_HIGH 0x01       /* loadflags bit 0: protected-mode code at 1 MiB+ */
@@ -412,3 +416,93 @@ int linux_boot(struct system *s, const struct linux_boot_config *cfg,
     free(data);
     return rc;
 }
+
+/* ---- The LinuxLoader sim object ---- */
+
+struct linux_loader {
+    struct sim_object obj;
+    /* params */
+    char *kernel;
+    char *initrd;
+    char *cmdline;
+    bool decompress;
+    struct sim_object *cpu_ref;
+
+    struct system *system;
+    struct cpu *cpu;
+    struct x86_state entry_state; /* handed to the CPU at startup */
+    struct linux_boot_info info;
+};
+
+static int linux_loader_init(struct sim_object *o)
+{
+    struct linux_loader *l = SIM_CAST(struct linux_loader, o);
+    if (boot_loader_attach(o, l->cpu_ref, &l->system, &l->cpu) < 0)
+        return -1;
+    struct linux_boot_config cfg = {
+        .kernel = l->kernel,
+        .initrd = l->initrd,
+        .cmdline = l->cmdline,
+        .decompress = l->decompress,
+        .rsdp_addr = acpi_rsdp_address(o->sim),
+    };
+    if (linux_boot(l->system, &cfg, &l->info, &l->entry_state) < 0)
+        return -1;
+    log_info("%s: Linux %s (boot protocol %u.%02u%s) at 0x%llx, entry 0x%llx%s%s, "
+             "cmdline \"%s\"%s",
+             o->path, l->kernel, l->info.hdr.version >> 8, l->info.hdr.version & 0xff,
+             l->decompress ? ", xz payload loaded as ELF" : ", self-decompressing",
+             (unsigned long long)l->info.load_addr, (unsigned long long)l->info.entry,
+             l->info.initrd_size ? ", initrd " : "", l->info.initrd_size ? l->initrd : "",
+             l->cmdline, cfg.rsdp_addr ? "" : " (no ACPI tables: acpi_rsdp_addr is 0)");
+    return 0;
+}
+
+static void linux_loader_startup(struct sim_object *o)
+{
+    struct linux_loader *l = SIM_CAST(struct linux_loader, o);
+    cpu_set_state(l->cpu, &l->entry_state);
+}
+
+/* What was loaded; the kernel and boot structures themselves are guest RAM
+ * and the entry state is the CPU's, both saved by their owners. */
+static void linux_loader_serialize(struct sim_object *o, struct ser_node *n)
+{
+    struct linux_loader *l = SIM_CAST(struct linux_loader, o);
+    SER_PUT(n, l, info.load_addr);
+    SER_PUT(n, l, info.kernel_end);
+    SER_PUT(n, l, info.entry);
+    SER_PUT(n, l, info.initrd_addr);
+    SER_PUT(n, l, info.initrd_size);
+}
+
+static int linux_loader_unserialize(struct sim_object *o, struct ser_node *n)
+{
+    struct linux_loader *l = SIM_CAST(struct linux_loader, o);
+    return SER_GET(n, l, info.load_addr) | SER_GET(n, l, info.kernel_end) |
+                   SER_GET(n, l, info.entry) | SER_GET(n, l, info.initrd_addr) |
+                   SER_GET(n, l, info.initrd_size)
+               ? -1 : 0;
+}
+
+static const struct param_desc linux_loader_params[] = {
+    PARAM_STRING_REQUIRED_(struct linux_loader, kernel, "Path of the Linux bzImage"),
+    PARAM_STRING_(struct linux_loader, initrd, "", "Path of an initrd/initramfs; empty: none"),
+    PARAM_STRING_(struct linux_loader, cmdline, LINUX_DEFAULT_CMDLINE, "Kernel command line"),
+    PARAM_BOOL_(struct linux_loader, decompress, "true",
+                "Extract the xz payload and enter the vmlinux ELF directly (false: enter the "
+                "bzImage's 64-bit entry and let the kernel decompress itself)"),
+    {"cpu", PARAM_OBJECT, PARAM_FIELD_(struct linux_loader, cpu_ref), "", 1, 0, NULL, "CPU", "",
+     "The CPU that starts the kernel; default: the first CPU"},
+    PARAM_END,
+};
+
+static struct sim_type linux_loader_type = {
+    .name = "LinuxLoader",
+    .help = "Loads a Linux bzImage (and initrd) and starts it through the 64-bit boot protocol",
+    .size = sizeof(struct linux_loader),
+    .params = linux_loader_params,
+    .ops = {.init = linux_loader_init, .startup = linux_loader_startup,
+            .serialize = linux_loader_serialize, .unserialize = linux_loader_unserialize},
+};
+SIM_TYPE_REGISTER(linux_loader_type);
