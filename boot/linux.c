@@ -40,14 +40,17 @@ int linux_parse_header(const uint8_t *data, size_t len, const char *name,
                        struct linux_header *h)
 {
     memset(h, 0, sizeof(*h));
+    if (elf_is_elf(data, len)) {
+        err_set("%s: not a Linux bzImage but an ELF file (a vmlinux?): load it with ElfLoader, "
+                "or give LinuxLoader the bzImage", name);
+        return -1;
+    }
     if (len < LINUX_HDR_MAGIC + 4) {
         err_set("%s: truncated: %zu bytes is too short for a Linux setup header", name, len);
         return -1;
     }
     if (get_le(data + LINUX_HDR_BOOT_FLAG, 2) != 0xAA55) {
-        err_set("%s: not a Linux bzImage: no boot flag 0xAA55 at offset 0x1FE%s", name,
-                elf_is_elf(data, len) ? " (it is an ELF file: use ElfLoader, or the payload "
-                                        "of a bzImage)" : "");
+        err_set("%s: not a Linux bzImage: no boot flag 0xAA55 at offset 0x1FE", name);
         return -1;
     }
     if (memcmp(data + LINUX_HDR_MAGIC, "HdrS", 4) != 0) {
