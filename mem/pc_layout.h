@@ -15,6 +15,7 @@
 #define PC_BOOT_GDT 0x500ULL
 #define PC_BOOT_IDT 0x520ULL
 #define PC_BOOT_PARAMS 0x7000ULL  /* Linux zero page */
+#define PC_BOOT_MULTIBOOT_INFO 0x7000ULL /* Multiboot info, in place of the zero page */
 #define PC_BOOT_STACK 0x8FF0ULL
 #define PC_BOOT_PML4 0x9000ULL   /* identity page tables: PML4, PDPT, PDs */
 #define PC_BOOT_PDPT 0xA000ULL
