@@ -156,9 +156,12 @@ void pic_mask_all(void);
  * Each program defines test_name and test_main(). The runtime prints
  * "TEST <name>: PASS" when test_main returns and
  * "TEST <name>: FAIL <reason>" from test_fail(), then exits: through the
- * tandem guest-control device when present, else through the
- * isa-debug-exit port 0xF4 with EXIT_PORT_PASS/FAIL (QEMU exits with
- * status (value << 1) | 1: 33 for a pass, 35 for a failure). */
+ * tandem guest-control device (guest/include/tandemctl.h) with code
+ * TEST_EXIT_PASS/FAIL when it is present, else through the isa-debug-exit
+ * port 0xF4 with EXIT_PORT_PASS/FAIL (QEMU exits with status
+ * (value << 1) | 1: 33 for a pass, 35 for a failure). */
+#define TEST_EXIT_PASS 0
+#define TEST_EXIT_FAIL 1
 #define EXIT_PORT 0xF4
 #define EXIT_PORT_PASS 0x10
 #define EXIT_PORT_FAIL 0x11
