@@ -113,11 +113,12 @@ static __int128 cycles_at(const struct rtc *r, tick_t t)
     return floor_div(((__int128)t - r->div_anchor) * TIMEBASE_HZ, (__int128)TICKS_PER_S);
 }
 
-/* The first tick at or after the start of time-base cycle c. */
+/* The first tick at or after the start of time-base cycle c; TICK_MAX when
+ * that lies beyond the end of simulated time. */
 static tick_t cycle_tick(const struct rtc *r, __int128 c)
 {
     __int128 t = r->div_anchor + -floor_div(-c * (__int128)TICKS_PER_S, TIMEBASE_HZ);
-    return (tick_t)t;
+    return t >= (__int128)TICK_MAX ? TICK_MAX : (tick_t)t;
 }
 
 /* Update boundaries in (a, b]. */
@@ -186,7 +187,7 @@ static tick_t next_update_tick(const struct rtc *r)
 static void arm_update(struct rtc *r, bool force)
 {
     struct event_queue *q = &r->obj.sim->eq;
-    if (!clock_running(r)) {
+    if (!clock_running(r) || next_update_tick(r) == TICK_MAX) {
         if (event_scheduled(&r->update_ev))
             eq_deschedule(q, &r->update_ev);
     } else if (force || !event_scheduled(&r->update_ev)) {
@@ -203,7 +204,11 @@ static void arm_periodic(struct rtc *r, bool force)
             eq_deschedule(q, &r->periodic_ev);
     } else if (force || !event_scheduled(&r->periodic_ev)) {
         __int128 edge = (floor_div(cycles_at(r, now_of(r)), p) + 1) * p;
-        eq_reschedule(q, &r->periodic_ev, cycle_tick(r, edge));
+        tick_t when = cycle_tick(r, edge);
+        if (when != TICK_MAX)
+            eq_reschedule(q, &r->periodic_ev, when);
+        else if (event_scheduled(&r->periodic_ev))
+            eq_deschedule(q, &r->periodic_ev);
     }
 }
 

@@ -234,14 +234,22 @@ static tick_t char_ticks(const struct uart *u)
     return (tick_t)half_bits * divisor * 16 * TICKS_PER_S / (2ULL * UART_CLOCK_HZ);
 }
 
+/* now + delay, or TICK_MAX when that is past the end of simulated time. */
+static tick_t ticks_from_now(const struct uart *u, tick_t delay)
+{
+    tick_t now = sim_now(u->obj.sim);
+    return delay >= TICK_MAX - now ? TICK_MAX : now + delay;
+}
+
 /* The timeout indication fires after 4 character times with data in the
  * FIFO and nothing received or read. */
 static void restart_rx_timeout(struct uart *u)
 {
     struct event_queue *q = &u->obj.sim->eq;
     u->timeout_pending = false;
-    if (u->fifo_enabled && u->rx_count)
-        eq_reschedule(q, &u->rx_timeout_ev, sim_now(u->obj.sim) + 4 * char_ticks(u));
+    tick_t when = ticks_from_now(u, 4 * char_ticks(u));
+    if (u->fifo_enabled && u->rx_count && when != TICK_MAX)
+        eq_reschedule(q, &u->rx_timeout_ev, when);
     else if (event_scheduled(&u->rx_timeout_ev))
         eq_deschedule(q, &u->rx_timeout_ev);
 }
@@ -417,13 +425,19 @@ static void poll_input(struct uart *u)
     }
 }
 
+static void schedule_poll(struct uart *u)
+{
+    tick_t when = ticks_from_now(u, u->poll_us * TICKS_PER_US);
+    if (input_possible(u) && when != TICK_MAX)
+        sim_schedule(u->obj.sim, &u->poll_ev, when);
+}
+
 static void poll_fire(struct event *ev, void *arg)
 {
     (void)ev;
     struct uart *u = arg;
     poll_input(u);
-    if (input_possible(u))
-        sim_schedule(u->obj.sim, &u->poll_ev, sim_now(u->obj.sim) + u->poll_us * TICKS_PER_US);
+    schedule_poll(u);
 }
 
 /* ---- registers ---- */
@@ -662,9 +676,7 @@ static int uart_init(struct sim_object *o)
 
 static void uart_startup(struct sim_object *o)
 {
-    struct uart *u = SIM_CAST(struct uart, o);
-    if (input_possible(u))
-        sim_schedule(o->sim, &u->poll_ev, sim_now(o->sim) + u->poll_us * TICKS_PER_US);
+    schedule_poll(SIM_CAST(struct uart, o));
 }
 
 static bool uart_drain(struct sim_object *o)

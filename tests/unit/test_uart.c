@@ -497,6 +497,30 @@ START_TEST(test_random_accesses)
 }
 END_TEST
 
+/* configs/uart-demo.lua builds the three legacy devices and runs a second. */
+START_TEST(test_demo_config)
+{
+    const char *src = getenv("TANDEM_SOURCE_DIR");
+    ck_assert_ptr_nonnull(src);
+    char *dir = test_tmpdir();
+    char *out;
+    int rc = run_tandem(&out, "run --quiet --outdir %s/out %s/configs/uart-demo.lua -- uart_backend=none"
+                        " </dev/null", dir, src);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "rtc updates 1, uart0 txBytes 0") != NULL, "%s", out);
+    free(out);
+    char *stats;
+    ck_assert_int_ge(asprintf(&stats, "%s/out/stats.txt", dir), 0);
+    size_t len;
+    char *text = read_whole_file(stats, &len);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_ptr_nonnull(strstr(text, "system.i8042.commands"));
+    free(text);
+    free(stats);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("uart16550");
@@ -514,6 +538,7 @@ int main(void)
     tcase_add_test(tc, test_stdio_raw_mode_restored);
     tcase_add_test(tc, test_checkpoint_round_trip);
     tcase_add_test(tc, test_random_accesses);
+    tcase_add_test(tc, test_demo_config);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
