@@ -729,7 +729,7 @@ static int uart_unserialize(struct sim_object *o, struct ser_node *n)
         ser_get_event(n, "poll_ev", &u->poll_ev, q) < 0 || SER_GET(n, u, tx_bytes) < 0 ||
         SER_GET(n, u, rx_bytes) < 0 || SER_GET(n, u, interrupts) < 0)
         return -1;
-    if (u->rx_head >= UART_FIFO_SIZE || u->rx_count > UART_FIFO_SIZE) {
+    if (u->rx_head >= UART_FIFO_SIZE || u->rx_count > rx_capacity(u)) {
         err_set("%s: checkpoint RX FIFO state is invalid (head %u, count %u)", n->path, u->rx_head,
                 u->rx_count);
         return -1;

@@ -417,9 +417,12 @@ START_TEST(test_stdio_raw_mode_restored)
 }
 END_TEST
 
-/* The same activity on both machines. */
+/* The same activity on both machines: transmit (in and out of loopback),
+ * read, acknowledge, let time pass. */
 static void activity(struct machine *m, unsigned step)
 {
+    if (step % 4 == 0)
+        out8(m, MCR, (uint8_t)(0x0B | (step % 8 ? 0x10 : 0)));
     out8(m, THR, (uint8_t)('0' + step % 10));
     if (step % 3 == 0)
         (void)in8(m, THR);
@@ -430,6 +433,7 @@ static void activity(struct machine *m, unsigned step)
 
 static void log_observation(struct machine *m, char *buf, size_t *len)
 {
+    buf[(*len)++] = (char)m->sink.level[PC_GSI_COM1];
     buf[(*len)++] = (char)in8(m, IIR);
     buf[(*len)++] = (char)in8(m, LSR);
     buf[(*len)++] = (char)in8(m, MSR);
@@ -438,22 +442,28 @@ static void log_observation(struct machine *m, char *buf, size_t *len)
 START_TEST(test_checkpoint_round_trip)
 {
     struct machine a, b;
-    machine_init(&a, "none", NULL, false);
+    machine_init(&a, "none", NULL, true);
     out8(&a, LCR, 0x83);
     out8(&a, THR, 3);
     out8(&a, LCR, 0x1B); /* 8E2 */
     out8(&a, FCR, 0x41); /* FIFO, trigger 4 */
     out8(&a, SCR, 0x77);
+    out8(&a, THR, '>');  /* goes out */
     out8(&a, MCR, 0x1B); /* loopback: TX lands in the RX FIFO */
     out8(&a, IER, 0x0F);
     for (int i = 0; i < 3; i++)
         out8(&a, THR, (uint8_t)('A' + i));
+    out8(&a, MCR, 0x0B); /* loopback off: OUT2 lets the pending THRE through */
     run_for(&a, 100 * TICKS_PER_US); /* the timeout timer is armed, not fired */
+    ck_assert(a.sink.level[PC_GSI_COM1]);
+    ck_assert_uint_eq(in8(&a, LSR) & 1, 1);
 
     struct ser_node *snap = sim_serialize(&a.sim);
-    machine_init(&b, "none", NULL, false);
+    size_t sent_before = strlen(uart16550_output(a.uart));
+    machine_init(&b, "none", NULL, true);
     ck_assert_msg(sim_unserialize(&b.sim, snap) == 0, "%s", err_get());
     ser_node_free(snap);
+    b.sink = a.sink; /* the interrupt controller restores its own view */
 
     char obs_a[512], obs_b[512];
     size_t la = 0, lb = 0;
@@ -466,6 +476,10 @@ START_TEST(test_checkpoint_round_trip)
     ck_assert_uint_eq(la, lb);
     ck_assert_int_eq(memcmp(obs_a, obs_b, la), 0);
     ck_assert_uint_eq(in8(&b, SCR), 0x77);
+    /* loopback is off for steps 0-3, 8-11, ...: those digits went out */
+    ck_assert_str_eq(uart16550_output(a.uart), ">01238901678945672345");
+    ck_assert_str_eq(uart16550_output(a.uart) + sent_before, uart16550_output(b.uart));
+    ck_assert_uint_eq(a.sink.rises[PC_GSI_COM1], b.sink.rises[PC_GSI_COM1]);
     struct ser_node *na = sim_serialize(&a.sim), *nb = sim_serialize(&b.sim);
     ck_assert(ser_node_equal(na, nb));
     ser_node_free(na);
