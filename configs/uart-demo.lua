@@ -9,11 +9,12 @@
 local args = tandem.args
 
 local system = tandem.new("System", {name = "system", mem_size = "64M"})
-tandem.new("UART16550", {
+local uart0 = tandem.new("UART16550", {
     name = "uart0", parent = system,
     port = 0x3F8, gsi = 4,            -- COM1
     backend = args.uart_backend or "stdio",
     path = args.uart_path or "",
+    capture = true,                   -- uart.output(uart0) returns what was sent
 })
 tandem.new("I8042", {name = "i8042", parent = system})
 tandem.new("RTC", {name = "rtc", parent = system, start_time = 1700000000})
@@ -23,6 +24,7 @@ local why = sim.run{for_s = 1}
 -- so a second of simulated time completes the RTC's first update at 1 s only
 -- when the run goes one tick further.
 sim.run{for_tick = 1}
-print(string.format("uart-demo: stopped (%s) at %.6f s; rtc updates %d, uart0 txBytes %d",
-    why, sim.now() / sim.s, stats.get("system.rtc.updates"), stats.get("system.uart0.txBytes")))
+print(string.format("uart-demo: stopped (%s) at %.6f s; rtc updates %d, uart0 txBytes %d, output '%s'",
+    why, sim.now() / sim.s, stats.get("system.rtc.updates"), stats.get("system.uart0.txBytes"),
+    uart.output(uart0)))
 sim.exit(0, "uart-demo finished")

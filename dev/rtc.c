@@ -3,13 +3,16 @@
  *
  * Time comes from SIMULATED time only: the clock reads start_time (Unix
  * seconds, UTC) at tick 0 and advances one second per simulated second, so
- * every run reads the same dates. The time and date registers are not
- * stored; each read formats the current time (BCD or binary per register B
- * DM, 12- or 24-hour per register B 24/12; a mode change therefore
- * reformats the registers, where the chip would keep their old bytes).
- * Writes to them (normally with SET held) move the clock; invalid values
- * are normalized the way timegm() does. Register 0x32 is the century byte
- * (the convention the PC and the ACPI FADT use) and follows the year.
+ * every run reads the same dates. While the clock runs, the time and date
+ * registers are not stored: each read formats the current time (BCD or
+ * binary per register B DM, 12- or 24-hour per register B 24/12, so a mode
+ * change reformats them where the chip would keep their old bytes), and a
+ * write moves the clock at once. While it is stopped (SET held, or the
+ * divider not running) they are plain bytes, as on the chip; restarting the
+ * clock interprets them together, normalizing invalid values the way
+ * timegm() does. The day of week is kept as software set it (it is not
+ * derived from the date) and advances with it. Register 0x32 is the century
+ * byte (the convention the PC and the ACPI FADT use) and follows the year.
  *
  * The divider chain (register A DV = 010, a 32.768 kHz time base) runs on a
  * grid anchored at tick 0, or half a second before the moment software
@@ -20,12 +23,13 @@
  *   AF when the alarm bytes match (0xC0-0xFF = don't care) appear at it;
  * - periodic edges come at the register A RS rate (RS 1 and 2 give 256 and
  *   128 Hz on this time base), setting PF.
- * Events run only when an interrupt needs them: the update event whenever
- * the clock runs (1 Hz), the periodic event only while PIE is set; PF with
- * PIE clear is computed when register C is read. IRQF and the IRQ line
- * (PC_GSI_RTC) follow (PF & PIE) | (AF & AIE) | (UF & UIE) until register C
- * is read. Setting SET clears UIE, as the datasheet says. The index port's
- * bit 7 (NMI mask) is stored; port 0x70 reads 0xFF (write-only on the PC).
+ * Events: the update event runs every second while the clock runs (UF is
+ * set at each update whatever the enables); the periodic event runs only
+ * while PIE is set, and PF with PIE clear is worked out when register C is
+ * read. IRQF and the IRQ line (PC_GSI_RTC) follow (PF & PIE) | (AF & AIE) |
+ * (UF & UIE) until register C is read. Setting SET clears UIE, as the
+ * datasheet says. The index port's bit 7 (NMI mask) is stored; port 0x70
+ * reads 0xFF (write-only on the PC).
  * Daylight saving (DSE) and the square-wave pin (SQWE) are stored only.
  */
 #include <string.h>

@@ -25,8 +25,9 @@
  * file (output only), socket (a Unix socket listening at `path`; one client
  * at a time, output is dropped while none is connected), none. Input is
  * polled every `poll_us` of simulated time, only while input is possible.
- * `capture` keeps the transmitted text for uart16550_output(); the capture is
- * host-side output like stdout and is not part of the checkpoint.
+ * `capture` keeps the transmitted text for uart16550_output() (and
+ * uart.output(obj) in Lua configs); the capture is host-side output like
+ * stdout and is not part of the checkpoint.
  */
 #include "dev/uart16550.h"
 
@@ -45,6 +46,7 @@
 #include "mem/pc_layout.h"
 #include "mem/system.h"
 #include "sim/log.h"
+#include "sim/lua.h"
 #include "sim/serialize.h"
 #include "sim/sim.h"
 
@@ -764,6 +766,24 @@ const char *uart16550_output(struct sim_object *o)
         return NULL;
     return SIM_CAST(struct uart, o)->cap;
 }
+
+/* uart.output(uart) in configs: the captured text, for scripted checks of
+ * what the guest printed. */
+static int l_uart_output(lua_State *L)
+{
+    struct sim_object *o = lua_check_object(L, 1);
+    if (strcmp(o->type->name, "UART16550") != 0)
+        return luaL_error(L, "uart.output: %s is a %s, not a UART16550", o->path, o->type->name);
+    const char *text = uart16550_output(o);
+    if (!text)
+        return luaL_error(L, "uart.output: %s has capture = false", o->path);
+    lua_pushstring(L, text);
+    return 1;
+}
+
+static const luaL_Reg uart_lua_funcs[] = {{"output", l_uart_output}, {NULL, NULL}};
+static struct lua_extension uart_lua = {.table = "uart", .funcs = uart_lua_funcs};
+LUA_EXTENSION_REGISTER(uart_lua);
 
 static const struct param_desc uart_params[] = {
     PARAM_UINT_(struct uart, port, STR(PC_PORT_COM1), 0, 0xfff8, "port", "First of the 8 I/O ports"),
