@@ -84,6 +84,10 @@ enum {
     REG_TIMER_DIVIDE = 0x3E0,
 };
 
+static const unsigned lvt_regs[] = {REG_LVT_CMCI,  REG_LVT_TIMER, REG_LVT_THERMAL, REG_LVT_PERF,
+                                    REG_LVT_LINT0, REG_LVT_LINT1, REG_LVT_ERROR};
+#define NUM_LVT_REGS (sizeof(lvt_regs) / sizeof(lvt_regs[0]))
+
 #define LAPIC_VERSION 0x14u
 #define LAPIC_MAX_LVT 5u
 #define SVR_SW_ENABLE (1u << 8)
@@ -298,8 +302,6 @@ static void refresh_derived(struct lapic *l)
 /* ---- Interrupt acceptance ---- */
 
 static void notify_if_deliverable(struct lapic *l);
-static int pending_vector(void *opaque);
-
 static void accept_fixed(struct lapic *l, unsigned vector, bool level);
 
 /* Errors accumulate until the next ESR write and raise the error LVT. */
@@ -575,10 +577,8 @@ static void power_up(struct lapic *l)
     reg_put(l, REG_VERSION, LAPIC_VERSION | (LAPIC_MAX_LVT << 16));
     reg_put(l, REG_DFR, 0xFFFFFFFFu);
     reg_put(l, REG_SVR, 0xFF);
-    static const unsigned lvts[] = {REG_LVT_CMCI,  REG_LVT_TIMER, REG_LVT_THERMAL, REG_LVT_PERF,
-                                    REG_LVT_LINT0, REG_LVT_LINT1, REG_LVT_ERROR};
-    for (size_t i = 0; i < sizeof(lvts) / sizeof(lvts[0]); i++)
-        reg_put(l, lvts[i], LVT_MASKED);
+    for (size_t i = 0; i < NUM_LVT_REGS; i++)
+        reg_put(l, lvt_regs[i], LVT_MASKED);
     l->esr_accumulated = 0;
     l->nmi_pending = false;
     l->extint_msg_pending = false;
@@ -878,11 +878,8 @@ static void write_svr(struct lapic *l, uint32_t val)
 {
     reg_put(l, REG_SVR, val & 0x1FF);
     if (!sw_enabled(l)) {
-        static const unsigned lvts[] = {REG_LVT_CMCI,  REG_LVT_TIMER, REG_LVT_THERMAL,
-                                        REG_LVT_PERF,  REG_LVT_LINT0, REG_LVT_LINT1,
-                                        REG_LVT_ERROR};
-        for (size_t i = 0; i < sizeof(lvts) / sizeof(lvts[0]); i++)
-            reg_put(l, lvts[i], reg_get(l, lvts[i]) | LVT_MASKED);
+        for (size_t i = 0; i < NUM_LVT_REGS; i++)
+            reg_put(l, lvt_regs[i], reg_get(l, lvt_regs[i]) | LVT_MASKED);
     }
     notify_if_deliverable(l);
 }
