@@ -28,7 +28,9 @@
  *   stay deliverable (SDM 10.4.7.2). ExtINT is not subject to the TPR and
  *   takes precedence over IRR vectors.
  * - INIT, start-up and SMI messages are counted (ignoredMessages) and logged
- *   once: bringing up application processors is not modelled yet.
+ *   once: bringing up application processors is not modelled yet. The
+ *   self shorthand delivers whatever mode the ICR names (the SDM defines it
+ *   for fixed only), so an NMI to self works as on KVM.
  * - Timer: the input clock is the bus_hz parameter (default 1 GHz, KVM's
  *   APIC bus rate, so counts mean the same on both engines), divided by the
  *   divide configuration. The current count is derived from simulated time,
@@ -431,10 +433,12 @@ void lapic_set_lint(struct lapic *l, unsigned pin, bool level)
     if (pin > 1)
         fatal("%s: LINT pin %u does not exist (LINT0 and LINT1 only)", l->obj.path, pin);
     bool was_active = lint_active(l, pin);
+    bool was_level = l->lint_level[pin];
     l->lint_level[pin] = level;
     if (!hw_enabled(l)) {
-        /* Without an APIC, LINT0 is INTR and LINT1 is NMI (SDM 10.4.3). */
-        if (pin == 1 && level)
+        /* Without an APIC, LINT0 is INTR and LINT1 is the (edge) NMI pin
+         * (SDM 10.4.3). */
+        if (pin == 1 && level && !was_level)
             raise_nmi(l);
         else if (pin == 0)
             notify_if_deliverable(l);

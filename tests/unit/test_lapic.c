@@ -636,9 +636,21 @@ START_TEST(test_apic_base_msr)
     wr(m, 0x80, 0x10);
     ck_assert_int_eq(ci->ops->pending_vector(ci->lapic), -1);
     /* Without an APIC, LINT1 is the NMI pin. */
-    lapic_set_lint(lapic_find(&m->sim, 0), 1, true);
+    struct lapic *l = lapic_find(&m->sim, 0);
+    lapic_set_lint(l, 1, true);
     ck_assert(ci->ops->nmi_pending(ci->lapic));
     ci->ops->nmi_ack(ci->lapic);
+    lapic_set_lint(l, 1, true); /* no new edge */
+    ck_assert(!ci->ops->nmi_pending(ci->lapic));
+    /* ... and LINT0 is INTR, straight from the PIC. */
+    fake_pic_vector = 0x28;
+    lapic_set_extint_source(l, &fake_pic, NULL);
+    lapic_set_lint(l, 0, true);
+    ck_assert_int_eq(ci->ops->pending_vector(ci->lapic), 0x28);
+    ck_assert_uint_eq(ci->ops->ack(ci->lapic), 0x28);
+    lapic_set_lint(l, 0, false);
+    fake_pic_vector = -1;
+    ck_assert_int_eq(ci->ops->pending_vector(ci->lapic), -1);
     ck_assert(ci->ops->set_base(ci->lapic, 0xFEE00900));
     /* Back at power-up state. */
     ck_assert_uint_eq(rd(m, 0x80), 0);
