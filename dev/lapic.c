@@ -28,7 +28,9 @@
  *   stay deliverable (SDM 10.4.7.2). ExtINT is not subject to the TPR and
  *   takes precedence over IRR vectors.
  * - INIT, start-up and SMI messages are counted (ignoredMessages) and logged
- *   once: bringing up application processors is not modelled yet.
+ *   once: bringing up application processors is not modelled yet. The
+ *   self shorthand delivers whatever mode the ICR names (the SDM defines it
+ *   for fixed only), so an NMI to self works as on KVM.
  * - Timer: the input clock is the bus_hz parameter (default 1 GHz, KVM's
  *   APIC bus rate, so counts mean the same on both engines), divided by the
  *   divide configuration. The current count is derived from simulated time,
@@ -83,6 +85,10 @@ enum {
     REG_TIMER_CURRENT = 0x390,
     REG_TIMER_DIVIDE = 0x3E0,
 };
+
+static const unsigned lvt_regs[] = {REG_LVT_CMCI,  REG_LVT_TIMER, REG_LVT_THERMAL, REG_LVT_PERF,
+                                    REG_LVT_LINT0, REG_LVT_LINT1, REG_LVT_ERROR};
+#define NUM_LVT_REGS (sizeof(lvt_regs) / sizeof(lvt_regs[0]))
 
 #define LAPIC_VERSION 0x14u
 #define LAPIC_MAX_LVT 5u
@@ -298,8 +304,6 @@ static void refresh_derived(struct lapic *l)
 /* ---- Interrupt acceptance ---- */
 
 static void notify_if_deliverable(struct lapic *l);
-static int pending_vector(void *opaque);
-
 static void accept_fixed(struct lapic *l, unsigned vector, bool level);
 
 /* Errors accumulate until the next ESR write and raise the error LVT. */
@@ -429,10 +433,12 @@ void lapic_set_lint(struct lapic *l, unsigned pin, bool level)
     if (pin > 1)
         fatal("%s: LINT pin %u does not exist (LINT0 and LINT1 only)", l->obj.path, pin);
     bool was_active = lint_active(l, pin);
+    bool was_level = l->lint_level[pin];
     l->lint_level[pin] = level;
     if (!hw_enabled(l)) {
-        /* Without an APIC, LINT0 is INTR and LINT1 is NMI (SDM 10.4.3). */
-        if (pin == 1 && level)
+        /* Without an APIC, LINT0 is INTR and LINT1 is the (edge) NMI pin
+         * (SDM 10.4.3). */
+        if (pin == 1 && level && !was_level)
             raise_nmi(l);
         else if (pin == 0)
             notify_if_deliverable(l);
@@ -575,10 +581,8 @@ static void power_up(struct lapic *l)
     reg_put(l, REG_VERSION, LAPIC_VERSION | (LAPIC_MAX_LVT << 16));
     reg_put(l, REG_DFR, 0xFFFFFFFFu);
     reg_put(l, REG_SVR, 0xFF);
-    static const unsigned lvts[] = {REG_LVT_CMCI,  REG_LVT_TIMER, REG_LVT_THERMAL, REG_LVT_PERF,
-                                    REG_LVT_LINT0, REG_LVT_LINT1, REG_LVT_ERROR};
-    for (size_t i = 0; i < sizeof(lvts) / sizeof(lvts[0]); i++)
-        reg_put(l, lvts[i], LVT_MASKED);
+    for (size_t i = 0; i < NUM_LVT_REGS; i++)
+        reg_put(l, lvt_regs[i], LVT_MASKED);
     l->esr_accumulated = 0;
     l->nmi_pending = false;
     l->extint_msg_pending = false;
@@ -878,11 +882,8 @@ static void write_svr(struct lapic *l, uint32_t val)
 {
     reg_put(l, REG_SVR, val & 0x1FF);
     if (!sw_enabled(l)) {
-        static const unsigned lvts[] = {REG_LVT_CMCI,  REG_LVT_TIMER, REG_LVT_THERMAL,
-                                        REG_LVT_PERF,  REG_LVT_LINT0, REG_LVT_LINT1,
-                                        REG_LVT_ERROR};
-        for (size_t i = 0; i < sizeof(lvts) / sizeof(lvts[0]); i++)
-            reg_put(l, lvts[i], reg_get(l, lvts[i]) | LVT_MASKED);
+        for (size_t i = 0; i < NUM_LVT_REGS; i++)
+            reg_put(l, lvt_regs[i], reg_get(l, lvt_regs[i]) | LVT_MASKED);
     }
     notify_if_deliverable(l);
 }
