@@ -59,7 +59,8 @@ struct pit_channel {
     uint16_t latched;
     uint8_t status_latched;
     uint8_t status;
-    uint8_t null_count;
+    uint8_t null_count;  /* a count was written ... */
+    uint64_t count_write_clock; /* ... at this clock; loaded once counting starts after it */
     uint8_t armed;     /* a count has been written since the control word */
     uint8_t counting;  /* the counting element runs */
     uint8_t tc_done;   /* one-shot modes: terminal count passed before start */
@@ -309,6 +310,7 @@ static void channel_count_written(struct pit8254 *p, unsigned i)
     if (periodic(c) && n < 2)
         n = 2;
     c->null_count = 1;
+    c->count_write_clock = clk;
     bool first = !c->armed;
     c->armed = 1;
     DPRINTF(Pit, &p->obj, "channel %u count %u (mode %u)", i, n, c->mode);
@@ -414,7 +416,8 @@ static void channel_latch_status(struct pit8254 *p, unsigned i)
         return;
     uint64_t clk = now_clock(p);
     channel_sync(c, clk);
-    if (c->counting && clk >= c->start_clock)
+    if (c->counting && !c->has_next_reload && clk >= c->start_clock &&
+        c->start_clock > c->count_write_clock)
         c->null_count = 0;
     c->status = (uint8_t)((channel_out(c, clk) ? 0x80 : 0) | (c->null_count ? 0x40 : 0) |
                           c->rw << 4 | c->mode << 1 | c->bcd);
@@ -620,10 +623,10 @@ static int pit_init(struct sim_object *o)
 }
 
 #define CHANNEL_FIELDS(X)                                                                   \
-    X(mode) X(rw) X(bcd) X(gate) X(cr) X(cr_lsb_written) X(read_msb_next) X(latch) X(latched) \
-    X(status_latched) X(status) X(null_count) X(armed) X(counting) X(tc_done) X(out_idle)     \
-    X(reload) X(start_value) X(start_clock) X(start_phase) X(has_next_reload) X(next_reload) \
-    X(next_phase) X(next_reload_clock)
+    X(mode) X(rw) X(bcd) X(gate) X(cr) X(cr_lsb_written) X(read_msb_next) X(latch)      \
+    X(latched) X(status_latched) X(status) X(null_count) X(count_write_clock) X(armed)   \
+    X(counting) X(tc_done) X(out_idle) X(reload) X(start_value) X(start_clock)           \
+    X(start_phase) X(has_next_reload) X(next_reload) X(next_phase) X(next_reload_clock)
 
 static void pit_serialize(struct sim_object *o, struct ser_node *n)
 {

@@ -237,6 +237,15 @@ START_TEST(latch_and_read_back)
     uint8_t status = inb(&m, 0x40);
     ck_assert_uint_eq(status, 0x80 | 0x34); /* OUT high, RW 3, mode 2, binary */
     ck_assert_uint_eq(read_word(&m, 0), 5000 - 300);
+    /* A new mode 2 count is "null" until the period ends and loads it. */
+    outb(&m, 0x40, 4000 & 0xff);
+    outb(&m, 0x40, 4000 >> 8);
+    outb(&m, 0x43, 0xE2);
+    ck_assert_uint_eq(inb(&m, 0x40), 0x40 | 0x80 | 0x34);
+    advance_to(&m, clock_tick(5001));
+    outb(&m, 0x43, 0xE2);
+    ck_assert_uint_eq(inb(&m, 0x40), 0x80 | 0x34);
+    ck_assert_uint_eq(read_word(&m, 0), 4000);
     /* Status only, channel 2 never programmed beyond defaults. */
     outb(&m, 0x43, 0xB6);
     outb(&m, 0x43, 0xE8); /* read-back, status only, channel 2 */
