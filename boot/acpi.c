@@ -238,7 +238,7 @@ static void dsdt_ps2_keyboard(struct aml_buf *b)
 static void dsdt_virtio(struct aml_buf *b, unsigned index, const struct acpi_virtio_mmio *v)
 {
     char name[5];
-    snprintf(name, sizeof(name), "VR%02X", index);
+    snprintf(name, sizeof(name), "VR%02X", index & 0xFF); /* index < PC_VIRTIO_MMIO_MAX */
     size_t dev = aml_device_begin(b, name);
     aml_name(b, "_HID");
     aml_string(b, "LNRO0005"); /* the id Linux's virtio_mmio driver matches */
@@ -490,6 +490,12 @@ static int acpi_tables_unserialize(struct sim_object *o, struct ser_node *n)
     struct acpi_tables *t = SIM_CAST(struct acpi_tables, o);
     if (SER_GET(n, t, rsdp_addr) < 0)
         return -1;
+    if (t->rsdp_addr < PC_ACPI_BASE || t->rsdp_addr + RSDP_SIZE > PC_ACPI_BASE + PC_ACPI_SIZE) {
+        err_set("%s: checkpoint puts the RSDP at 0x%llx, outside the ACPI area [0x%llx, 0x%llx)",
+                o->path, (unsigned long long)t->rsdp_addr, (unsigned long long)PC_ACPI_BASE,
+                (unsigned long long)(PC_ACPI_BASE + PC_ACPI_SIZE));
+        return -1;
+    }
     t->built = true;
     return 0;
 }

@@ -19,6 +19,7 @@ DEBUG_FLAG_DEFINE(Cpu, "CPU run batches, halts, wake-ups and engine switches");
 #define CPU_EXIT_CODE_SHUTDOWN 3
 #define CPU_EXIT_CODE_FALLBACK 4
 #define CPU_EXIT_CODE_ENGINE 5
+#define CPU_EXIT_CODE_ERROR 6
 
 /* A CPU never runs more than this much simulated time in one batch, even with
  * no event pending, so tick limits and progress lines stay responsive. */
@@ -273,6 +274,9 @@ static void cpu_run_event(struct event *ev, void *arg)
                         "the engine cannot execute the next instruction and no fallback "
                         "engine is available");
         break;
+    case CPU_STOP_ERROR:
+        report_and_stop(cpu, CPU_EXIT_CODE_ERROR, "the engine failed");
+        break;
     }
 }
 
@@ -349,6 +353,7 @@ static void cpu_serialize(struct sim_object *o, struct ser_node *n)
     SER_PUT(n, cpu, busy_ticks);
     SER_PUT(n, cpu, sleeping);
     SER_PUT(n, cpu, sleep_start);
+    SER_PUT_ARRAY(n, cpu, engine_counters);
     ser_put_event(n, "run_event", &cpu->run_event);
 }
 
@@ -365,7 +370,8 @@ static int cpu_unserialize(struct sim_object *o, struct ser_node *n)
     cpu->state_in_engine = false;
     if (SER_GET(n, cpu, insts) < 0 || SER_GET(n, cpu, cycles) < 0 ||
         SER_GET(n, cpu, halted_ticks) < 0 || SER_GET(n, cpu, busy_ticks) < 0 ||
-        SER_GET(n, cpu, sleeping) < 0 || SER_GET(n, cpu, sleep_start) < 0)
+        SER_GET(n, cpu, sleeping) < 0 || SER_GET(n, cpu, sleep_start) < 0 ||
+        SER_GET_ARRAY(n, cpu, engine_counters) < 0)
         return -1;
     return ser_get_event(n, "run_event", &cpu->run_event, &o->sim->eq);
 }
@@ -377,6 +383,7 @@ static void cpu_reset_stats(struct sim_object *o)
     cpu->cycles = 0;
     cpu->busy_ticks = 0;
     cpu->halted_ticks = 0;
+    memset(cpu->engine_counters, 0, sizeof(cpu->engine_counters));
     if (cpu->sleeping)
         cpu->sleep_start = sim_now(o->sim);
 }

@@ -30,7 +30,12 @@ enum cpu_stop {
     CPU_STOP_EXIT,     /* the simulation asked to stop (sim_exit, signal) */
     CPU_STOP_SHUTDOWN, /* triple fault: reported, run ends */
     CPU_STOP_FALLBACK, /* the engine cannot execute the next instruction */
+    CPU_STOP_ERROR,    /* the engine failed (already reported): the run ends */
 };
+
+/* Room for statistics counters an engine keeps on a CPU (see
+ * cpu.engine_counters). */
+#define CPU_ENGINE_COUNTERS 24
 
 struct cpu_engine_ops {
     const char *name; /* "kvm", "interp" */
@@ -73,6 +78,10 @@ struct cpu {
     tick_t sleep_start;
     tick_t busy_ticks;    /* simulated time spent running (not halted) */
     const struct cpu_engine_ops *pending_engine; /* switch requested during a run */
+    /* Engine statistics. They live here, not in engine_priv, because the
+     * stats registry keeps their addresses across detach and re-attach; an
+     * engine registers its counters once per CPU (first attach). */
+    uint64_t engine_counters[CPU_ENGINE_COUNTERS];
 
     uint64_t insts;      /* instructions retired (all engines) */
     uint64_t cycles;

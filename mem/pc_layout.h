@@ -34,6 +34,11 @@
 #define PC_IOAPIC_SIZE 0x1000ULL
 #define PC_LAPIC_BASE 0xFEE00000ULL
 #define PC_LAPIC_SIZE 0x1000ULL
+/* Pages Intel KVM needs for real mode without unrestricted guest
+ * (KVM_SET_IDENTITY_MAP_ADDR: 1 page, KVM_SET_TSS_ADDR: 3 pages); nothing
+ * else may live there. */
+#define PC_KVM_IDENTITY_MAP 0xFEFFC000ULL
+#define PC_KVM_TSS 0xFEFFD000ULL
 
 /* ---- I/O ports ---- */
 #define PC_PORT_PIC_MASTER 0x20   /* 0x20-0x21 */
