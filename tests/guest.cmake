@@ -10,9 +10,19 @@ else()
     string(REGEX REPLACE "^guest_" "" name ${target})
     add_test(NAME guest_qemu_${name}
       COMMAND ${CMAKE_SOURCE_DIR}/guest/run-qemu $<TARGET_FILE:${target}>)
-    set_tests_properties(guest_qemu_${name} PROPERTIES LABELS guest TIMEOUT 60
-      ENVIRONMENT "QEMU_TIMEOUT=50")
+    # The same program entered at its 64-bit entry through the tandem ELF
+    # boot protocol (guest/elfboot loads it inside QEMU).
+    add_test(NAME guest_qemu_elf_${name}
+      COMMAND ${CMAKE_SOURCE_DIR}/guest/run-qemu --elf $<TARGET_FILE:${target}>)
+    set_tests_properties(guest_qemu_${name} guest_qemu_elf_${name} PROPERTIES LABELS guest
+      TIMEOUT 60 ENVIRONMENT "QEMU_TIMEOUT=50")
   endforeach()
+  # The harness must notice a failing program: elfboot without a module
+  # prints a FAIL line and exits with the fail code.
+  add_test(NAME guest_qemu_harness_sees_fail
+    COMMAND ${CMAKE_SOURCE_DIR}/guest/run-qemu $<TARGET_FILE:guest_elfboot>)
+  set_tests_properties(guest_qemu_harness_sees_fail PROPERTIES LABELS guest TIMEOUT 60
+    WILL_FAIL TRUE ENVIRONMENT "QEMU_TIMEOUT=50")
 endif()
 
 # Debian's kernel + guest/mkinitramfs under QEMU (~15 s): needs
