@@ -183,6 +183,7 @@ static HANDLER(exec_nop)
 static HANDLER(exec_int)
 {
     ip->s->rip = ip->next_rip;
+    ip->soft_int_opcode = in->opcode;
     switch (in->opcode) {
     case 0xcc: interp_raise(ip, X86_BP, false, 0);
     case 0xf1: interp_raise(ip, X86_DB, false, 0);

@@ -33,7 +33,17 @@ struct interp_mem_ops {
      * page walk of the system part plugs in here. */
     uint8_t *(*translate)(void *opaque, uint64_t la, unsigned access, struct interp_fault *fault);
     void *opaque;
+    /* Optional, for full-system engines: a translate that sets
+     * fault->vector = INTERP_FAULT_MMIO says la's page is device memory (never
+     * cached); the interpreter then moves each access of 1..8 bytes through
+     * these. Instruction fetch from such a page stops the run with
+     * INTERP_STOP_UNSUPPORTED. */
+    uint64_t (*mmio_read)(void *opaque, uint64_t la, unsigned size);
+    void (*mmio_write)(void *opaque, uint64_t la, unsigned size, uint64_t value);
 };
+
+/* interp_fault.vector value for "device memory" (not an x86 vector). */
+#define INTERP_FAULT_MMIO 0xff
 
 /* Why interp_run returned. */
 enum interp_stop {
@@ -72,6 +82,10 @@ struct interp {
     uint64_t next_rip;
     enum interp_stop stop;
     uint64_t insts; /* instructions retired */
+    /* Set by INT n / INT3 / INT1 just before they raise their vector: the
+     * opcode (0xcd, 0xcc, 0xf1), so a system part can deliver them as software
+     * events. The caller clears it before interp_run; 0 means a fault. */
+    uint8_t soft_int_opcode;
     jmp_buf exc_jump;
     struct interp_tlb_entry tlb[INTERP_TLB_SIZE];
     struct interp_icache_entry *icache; /* INTERP_ICACHE_SIZE entries */
