@@ -171,6 +171,13 @@ static HANDLER(exec_popf)
     f = (f & ~changeable) | (v & changeable);
     f &= ~(uint64_t)X86_FLAG_RF;
     ip->s->rflags = f | X86_FLAG_FIXED;
+    if (f & X86_FLAG_TF) {
+        /* Single-stepping starts with the next instruction: end the run
+         * here so the caller can step it (INTERP_STOP_COUNT). */
+        ip->s->rip = ip->next_rip;
+        ip->insts++;
+        longjmp(ip->exc_jump, 1);
+    }
 }
 
 static HANDLER(exec_nop)

@@ -47,7 +47,8 @@ struct interp_mem_ops {
 
 /* Why interp_run returned. */
 enum interp_stop {
-    INTERP_STOP_COUNT,     /* executed the requested number of instructions */
+    INTERP_STOP_COUNT,     /* executed the requested number of instructions, or a POPF
+                              that set TF (the caller single-steps from there) */
     INTERP_STOP_EXCEPTION, /* an exception is in state->ev (not delivered: the user-level engine
                               has no IDT; the system part delivers it) */
     INTERP_STOP_HALT,      /* HLT */
