@@ -107,15 +107,10 @@ _Noreturn void interp_unsupported(struct interp *ip)
     longjmp(ip->exc_jump, 1);
 }
 
-static bool canonical(uint64_t la)
-{
-    return (uint64_t)((int64_t)(la << 16) >> 16) == la;
-}
-
 /* Translates la's page for `access` and caches it; returns the entry. */
 static struct interp_tlb_entry *tlb_fill(struct interp *ip, uint64_t la, unsigned access)
 {
-    if (ip->mode == X86_MODE_64 && !canonical(la))
+    if (ip->mode == X86_MODE_64 && !is_canonical(la))
         interp_raise(ip, X86_GP, true, 0);
     uint64_t page = la & ~0xfffull;
     struct interp_fault f = {0};
