@@ -115,8 +115,11 @@ static struct interp_tlb_entry *tlb_fill(struct interp *ip, uint64_t la, unsigne
     uint64_t page = la & ~0xfffull;
     struct interp_fault f = {0};
     uint8_t *h = ip->mem.translate(ip->mem.opaque, page, access, &f);
-    if (!h)
+    if (!h) {
+        if (f.vector == X86_PF)
+            f.address = la; /* CR2 is the faulting byte, not its page */
         raise_fault(ip, &f);
+    }
     struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
     uintptr_t addend = (uintptr_t)h - (uintptr_t)page;
     if (e->addend != addend || (e->read_page != page && e->write_page != page && e->exec_page != page))

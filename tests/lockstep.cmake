@@ -19,3 +19,8 @@ foreach(group ${LOCKSTEP_GROUPS})
 endforeach()
 add_test(NAME lockstep_workloads COMMAND lockstep work)
 set_tests_properties(lockstep_workloads PROPERTIES LABELS lockstep TIMEOUT 600)
+
+# Decoder against capstone over millions of random byte strings.
+add_test(NAME decode_capstone_long COMMAND test_decode_capstone)
+set_tests_properties(decode_capstone_long PROPERTIES LABELS long TIMEOUT 3600
+  ENVIRONMENT "DECODE_CASES=5000000;CK_DEFAULT_TIMEOUT=3600")
