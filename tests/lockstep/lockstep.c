@@ -13,6 +13,7 @@
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cpu/interp.h"
@@ -568,13 +569,70 @@ static int run_workloads(const char *only)
     return 0;
 }
 
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The interpreter's fast path without the native side: each workload runs
+ * `reps` times natively and in the interpreter; both rates use the
+ * interpreter's instruction count. */
+static int run_bench(unsigned reps)
+{
+    struct harness h;
+    harness_init(&h);
+    uint8_t *stack = map_fixed(WORK_STACK_BASE, WORK_STACK_SIZE, PROT_READ | PROT_WRITE);
+    map_self(&h);
+    double t_native = 0, t_interp = 0;
+    uint64_t insts = 0;
+    for (const struct ls_workload *w = ls_workloads; w->name; w++) {
+        volatile uint64_t native = 0;
+        double t0 = now_seconds();
+        for (unsigned r = 0; r < reps; r++)
+            native = w->fn(w->arg);
+        double t1 = now_seconds();
+        uint64_t before = h.ip.insts;
+        for (unsigned r = 0; r < reps; r++) {
+            user_state(&h.st);
+            uint64_t sp = WORK_STACK_BASE + WORK_STACK_SIZE - 64;
+            memcpy(stack + (sp - WORK_STACK_BASE), &(uint64_t){WORK_SENTINEL}, 8);
+            h.st.gpr[R_RSP] = sp;
+            h.st.gpr[R_RDI] = w->arg;
+            h.st.rip = (uintptr_t)w->fn;
+            h.st.rflags = 0x202;
+            interp_state_changed(&h.ip);
+            enum interp_stop stop = interp_run(&h.ip, UINT64_MAX);
+            if (stop != INTERP_STOP_EXCEPTION || h.st.rip != WORK_SENTINEL || h.st.gpr[R_RAX] != native) {
+                fprintf(stderr, "bench %s: interpreter ended at %#llx (stop %d, vector %d) with %#llx, native %#llx\n",
+                        w->name, (unsigned long long)h.st.rip, stop, h.st.ev.exception_vector,
+                        (unsigned long long)h.st.gpr[R_RAX], (unsigned long long)native);
+                return 1;
+            }
+        }
+        double t2 = now_seconds();
+        uint64_t n = h.ip.insts - before;
+        printf("%-8s %10llu insts  native %8.1f MIPS  interp %7.1f MIPS\n", w->name, (unsigned long long)n,
+               (double)n / (t1 - t0) / 1e6, (double)n / (t2 - t1) / 1e6);
+        t_native += t1 - t0;
+        t_interp += t2 - t1;
+        insts += n;
+    }
+    double mips = (double)insts / t_interp / 1e6, native_mips = (double)insts / t_native / 1e6;
+    printf("interp-user: %.1f MIPS (peer native %.1f MIPS, ratio %.4f)\n", mips, native_mips, mips / native_mips);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "bench") == 0)
+        return run_bench(argc >= 3 ? (unsigned)strtoul(argv[2], NULL, 0) : 20);
     if (argc >= 5 && strcmp(argv[1], "gen") == 0)
         return run_generated(argv[2], strtoul(argv[3], NULL, 0), strtoul(argv[4], NULL, 0));
     if (argc >= 2 && strcmp(argv[1], "work") == 0)
         return run_workloads(argc >= 3 ? argv[2] : NULL);
-    fprintf(stderr, "usage: %s gen GROUP COUNT SEED | work [NAME]\ngroups:", argv[0]);
+    fprintf(stderr, "usage: %s gen GROUP COUNT SEED | work [NAME] | bench [REPS]\ngroups:", argv[0]);
     for (const char *const *g = ls_groups; *g; g++)
         fprintf(stderr, " %s", *g);
     fprintf(stderr, "\n");
