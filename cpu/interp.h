@@ -64,11 +64,14 @@ struct interp_tlb_entry {
     uintptr_t addend;                          /* host = la + addend */
 };
 
+/* A cached decode, valid while memory at `rip` still holds its bytes:
+ * bytes[] (zero-padded) and mask[] cover the instruction's length so the
+ * check is two 8-byte compares. */
 struct interp_icache_entry {
     uint64_t rip;
+    uint64_t bytes[2], mask[2];
     uint8_t mode;
     struct decoded_insn in;
-    uint8_t bytes[X86_MAX_INSN_LEN];
 };
 
 struct interp {
