@@ -117,7 +117,7 @@ static struct interp_tlb_entry *tlb_fill(struct interp *ip, uint64_t la, unsigne
     uint64_t page = la & ~0xfffull;
     struct interp_fault f = {0};
     uint8_t *h = ip->mem.translate(ip->mem.opaque, page, access, &f);
-    if (!h && f.vector == INTERP_FAULT_MMIO && ip->mem.mmio_read) {
+    if (!h && f.vector == INTERP_FAULT_MMIO && ip->mmio.read) {
         if (access & ACC_EXEC)
             interp_unsupported(ip);
         return NULL;
@@ -156,13 +156,13 @@ static uint8_t *byte_ptr(struct interp *ip, uint64_t la, unsigned access)
 static void mmio_read_bytes(struct interp *ip, uint64_t la, uint8_t *buf, unsigned len)
 {
     for (unsigned i = 0; i < len; i++)
-        buf[i] = (uint8_t)ip->mem.mmio_read(ip->mem.opaque, la + i, 1);
+        buf[i] = (uint8_t)ip->mmio.read(ip->mem.opaque, la + i, 1);
 }
 
 static void mmio_write_bytes(struct interp *ip, uint64_t la, const uint8_t *buf, unsigned len)
 {
     for (unsigned i = 0; i < len; i++)
-        ip->mem.mmio_write(ip->mem.opaque, la + i, 1, buf[i]);
+        ip->mmio.write(ip->mem.opaque, la + i, 1, buf[i]);
 }
 
 uint8_t *interp_host_ptr(struct interp *ip, uint64_t la, unsigned size, unsigned access)
@@ -181,7 +181,7 @@ uint64_t interp_read_slow(struct interp *ip, uint64_t la, unsigned size, unsigne
         const uint8_t *p = byte_ptr(ip, la, access);
         if (p)
             return load_n(p, size);
-        return access == ACC_WRITE ? 0 : ip->mem.mmio_read(ip->mem.opaque, la, size);
+        return access == ACC_WRITE ? 0 : ip->mmio.read(ip->mem.opaque, la, size);
     }
     uint8_t *p0 = byte_ptr(ip, la, access);
     uint8_t *p1 = byte_ptr(ip, la + first, access);
@@ -207,7 +207,7 @@ void interp_write_slow(struct interp *ip, uint64_t la, unsigned size, uint64_t v
         if (p)
             store_n(p, size, v);
         else
-            ip->mem.mmio_write(ip->mem.opaque, la, size, v);
+            ip->mmio.write(ip->mem.opaque, la, size, v);
         return;
     }
     uint8_t *p0 = byte_ptr(ip, la, ACC_WRITE);

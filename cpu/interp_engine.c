@@ -159,12 +159,12 @@ static int engine_attach(struct cpu *cpu)
     }
     e->cpu = cpu;
     e->bus = &cpu->system->bus;
-    struct interp_mem_ops mem = {.translate = translate, .opaque = e, .mmio_read = mmio_read,
-                                 .mmio_write = mmio_write};
+    struct interp_mem_ops mem = {.translate = translate, .opaque = e};
     if (interp_init(&e->ip, &cpu->state, &mem) < 0) {
         free(e);
         return -1;
     }
+    e->ip.mmio = (struct interp_mmio_ops){.read = mmio_read, .write = mmio_write};
     e->ip.apic_id = cpu->cpu_index;
     e->ip.read_tsc = read_tsc;
     e->ip.tsc_opaque = e;
