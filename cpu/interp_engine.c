@@ -315,15 +315,15 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
             result = CPU_STOP_HALT;
             break;
         }
+        tick_t next = eq_next_tick(&sim->eq);
+        if (next < until)
+            until = next; /* a device access scheduled something: stop there */
         if (now >= until || cpu->yield_request)
             break;
         if (sim_stop_requested || sim->exit_requested) {
             result = CPU_STOP_EXIT;
             break;
         }
-        tick_t next = eq_next_tick(&sim->eq);
-        if (next < until)
-            until = next > now ? next : now + 1; /* a device access scheduled something */
         uint64_t count = (until - now + cpu->clock.period - 1) / cpu->clock.period;
         bool shadow = s->ev.interrupt_shadow != 0;
         bool step = (s->rflags & X86_FLAG_TF) != 0;
