@@ -439,7 +439,7 @@ static bool interrupt_wakes(struct cpu *cpu, struct kvm_vcpu *v)
     const struct cpu_intr_ops *ops = cpu->intr->ops;
     if (ops->nmi_pending(cpu->intr->lapic))
         return true;
-    return v->run->if_flag && ops->pending_vector(cpu->intr->lapic) >= 0;
+    return (v->halted ? v->halted_if : v->run->if_flag) && ops->pending_vector(cpu->intr->lapic) >= 0;
 }
 
 /* Userspace irqchip: before each entry, hand KVM the NMI and the highest
@@ -718,6 +718,7 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
             if (interrupt_wakes(cpu, v))
                 continue;
             v->halted = true;
+            v->halted_if = run->if_flag;
             result = CPU_STOP_HALT;
             break;
         case KVM_EXIT_IRQ_WINDOW_OPEN:

@@ -41,6 +41,9 @@ struct kvm_vcpu {
      * KVM_RUN: flushed (immediate_exit) before reading or writing state. */
     bool completion_pending;
     bool halted;
+    /* RFLAGS.IF while halted: from the HLT exit, or from the state loaded
+     * into a halted vCPU (kvm_run.if_flag is only valid after a KVM_RUN). */
+    bool halted_if;
     /* Guest TSC = host TSC * tsc_ratio / 2^32 + kvm_tsc_offset. */
     uint64_t tsc_ratio;
     int64_t kvm_tsc_offset;
