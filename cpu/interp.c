@@ -22,6 +22,7 @@ static void register_handlers(void)
     exec_ctl_register();
     exec_str_register();
     exec_sse_register();
+    exec_x87_register();
 }
 
 /* SSE opcodes are checked for their prefix/ModRM form; others pass. */
@@ -46,6 +47,8 @@ bool interp_select(struct decoded_insn *in)
     else if (in->map == MAP_0F)
         fn = interp_map0f[in->opcode];
     if (fn && in->map == MAP_0F && !exec_sse_valid_or_other(in))
+        fn = NULL;
+    if (fn && in->map == MAP_1B && in->opcode >= 0xd8 && in->opcode <= 0xdf && !exec_x87_valid(in))
         fn = NULL;
     in->exec = fn;
     return fn != NULL;

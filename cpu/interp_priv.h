@@ -117,6 +117,11 @@ static inline void mem_probe_write(struct interp *ip, uint64_t la, unsigned size
     const struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
     if (LIKELY(e->write_page == (la & ~0xfffull) && (la & 0xfff) + size <= 4096))
         return;
+    if (size > 8) { /* up to a page: its first and last bytes cover both pages */
+        interp_read_slow(ip, la, 1, ACC_WRITE);
+        interp_read_slow(ip, la + size - 1, 1, ACC_WRITE);
+        return;
+    }
     interp_read_slow(ip, la, size, ACC_WRITE);
 }
 
@@ -308,6 +313,8 @@ void exec_int_register(void);
 void exec_ctl_register(void);
 void exec_str_register(void);
 void exec_sse_register(void);
+void exec_x87_register(void);
+bool exec_x87_valid(const struct decoded_insn *in);
 /* False for SSE opcodes whose prefix/ModRM form is undefined. */
 bool exec_sse_valid(const struct decoded_insn *in);
 

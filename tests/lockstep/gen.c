@@ -520,7 +520,59 @@ static void sse_prologue(struct gen *g)
     }
 }
 
-const char *const ls_groups[] = {"alu", "shift", "muldiv", "bit", "string", "stack", "control", "misc", "sse", "mixed", NULL};
+/* x87: random escape opcodes and ModRM (register forms and [rbx+d]
+ * memory), except FLDENV/FRSTOR/FLDCW from random data: control words come
+ * from FLDCW of a prepared value with all exceptions masked. */
+static bool emit_x87_one(struct gen *g)
+{
+    uint8_t b[8];
+    size_t n = 0;
+    uint8_t op = (uint8_t)(0xd8 + rnd(g, 8));
+    bool mem = rnd(g, 3) == 0;
+    uint8_t reg = (uint8_t)rnd(g, 8);
+    /* Not generated: FLDENV/FRSTOR/FLDCW of random data, and FNSTENV/FNSAVE
+     * whose saved instruction/operand pointers are not modelled exactly. */
+    if (mem && ((op == 0xd9 && reg >= 4 && reg <= 6) || (op == 0xdd && (reg == 4 || reg == 6))))
+        return false;
+    b[n++] = op;
+    if (mem) {
+        b[n++] = (uint8_t)(0x80 | (reg << 3) | 3);
+        put_le(b, &n, (uint64_t)(int64_t)((int)rnd(g, 0x1000) - 0x800), 4);
+    } else {
+        b[n++] = (uint8_t)(0xc0 | (reg << 3) | rnd(g, 8));
+    }
+    if (!acceptable(g, b, n, false))
+        return false;
+    emit(g, b, n);
+    return true;
+}
+
+static void gen_x87(struct gen *g)
+{
+    if (rnd(g, 40) == 0) {
+        /* mov word [rbx-0x900], cw; fldcw [rbx-0x900] */
+        uint16_t cw = (uint16_t)(0x3f | (rnd(g, 4) << 8) | (rnd(g, 4) << 10));
+        uint8_t b[] = {0x66, 0xc7, 0x83, 0x00, 0xf7, 0xff, 0xff, (uint8_t)cw, (uint8_t)(cw >> 8),
+                       0xd9, 0xab, 0x00, 0xf7, 0xff, 0xff};
+        emit(g, b, sizeof(b));
+        return;
+    }
+    if (rnd(g, 4) == 0) { /* loads keep the stack populated */
+        static const uint8_t loads[] = {0xd9, 0xdd, 0xdb, 0xdf};
+        uint8_t op = loads[rnd(g, 4)];
+        uint8_t reg = op == 0xdb || op == 0xdf ? (rnd(g, 2) ? 0 : 5) : 0;
+        uint8_t b[6] = {op, (uint8_t)(0x80 | (reg << 3) | 3)};
+        int32_t d = (int32_t)rnd(g, 0x1000) - 0x800;
+        memcpy(b + 2, &d, 4);
+        emit(g, b, 6);
+        return;
+    }
+    for (int tries = 0; tries < 1000; tries++)
+        if (emit_x87_one(g))
+            return;
+}
+
+const char *const ls_groups[] = {"alu", "shift", "muldiv", "bit", "string", "stack", "control", "misc", "sse", "x87", "mixed", NULL};
 
 static void gen_one(struct gen *g, const char *group)
 {
@@ -540,6 +592,8 @@ static void gen_one(struct gen *g, const char *group)
         gen_control(g);
     else if (strcmp(group, "sse") == 0)
         gen_sse(g);
+    else if (strcmp(group, "x87") == 0)
+        gen_x87(g);
     else
         gen_misc(g);
 }
@@ -565,12 +619,13 @@ int ls_generate(const char *group, struct ls_rng *rng, csh cs, unsigned count, s
     if (!known)
         return -1;
     struct gen g = {rng, cs, (uint8_t *)(uintptr_t)LS_CODE_BASE, 0};
-    static const char *const mix[] = {"alu", "shift", "muldiv", "bit", "string", "stack", "control", "misc", "sse"};
+    static const char *const mix[] = {"alu", "shift", "muldiv", "bit", "string", "stack", "control", "misc", "sse", "x87"};
     bool mixed = strcmp(group, "mixed") == 0;
     if (mixed || strcmp(group, "sse") == 0)
         sse_prologue(&g);
+    EMIT(&g, 0xdb, 0xe3); /* fninit: the same x87 state on both sides */
     for (unsigned i = 0; i < count && g.pos < LS_CODE_SIZE - 256; i++)
-        gen_one(&g, mixed ? mix[rnd(&g, 9)] : group);
+        gen_one(&g, mixed ? mix[rnd(&g, 10)] : group);
     EMIT(&g, 0xcc);
     p->len = g.pos;
     uint8_t *data = (uint8_t *)(uintptr_t)LS_DATA_BASE;
