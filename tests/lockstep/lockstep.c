@@ -135,6 +135,8 @@ static void user_state(struct x86_state *s)
     s->cr0 = X86_CR0_PE | X86_CR0_PG | X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_MP;
     s->cr4 = X86_CR4_PAE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
     s->msr.efer = X86_EFER_LME | X86_EFER_LMA | X86_EFER_SCE | X86_EFER_NXE;
+    s->fx.fcw = 0x37f; /* FNINIT and MXCSR reset values, as Linux starts a process */
+    s->fx.mxcsr = 0x1f80;
 }
 
 static void die_errno(const char *what)
@@ -575,6 +577,8 @@ static int run_workloads(const char *only)
     void *wbase;
     size_t wsize;
     ls_workload_memory(&wbase, &wsize);
+    h.cmp[h.ncmp++] = (struct range){(uintptr_t)wbase, (uintptr_t)wbase + wsize, 0};
+    ls_workload_fp_memory(&wbase, &wsize);
     h.cmp[h.ncmp++] = (struct range){(uintptr_t)wbase, (uintptr_t)wbase + wsize, 0};
     h.cmp[h.ncmp++] = (struct range){WORK_STACK_BASE + WORK_STACK_SIZE - 0x8000, WORK_STACK_BASE + WORK_STACK_SIZE, 0};
     h.end_rip = WORK_SENTINEL;
