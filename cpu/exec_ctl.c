@@ -150,6 +150,7 @@ static HANDLER(exec_grp5)
 /* PUSHF pushes RFLAGS with VM and RF cleared. */
 static HANDLER(exec_pushf)
 {
+    flags_sync(ip);
     push(ip, in->opsize, ip->s->rflags & ~(uint64_t)(X86_FLAG_VM | X86_FLAG_RF));
 }
 
@@ -158,6 +159,7 @@ static HANDLER(exec_pushf)
 static HANDLER(exec_popf)
 {
     uint64_t v = pop(ip, in->opsize);
+    flags_sync(ip);
     uint64_t f = ip->s->rflags;
     uint64_t changeable = X86_FLAG_CF | X86_FLAG_PF | X86_FLAG_AF | X86_FLAG_ZF | X86_FLAG_SF |
                           X86_FLAG_TF | X86_FLAG_DF | X86_FLAG_OF | X86_FLAG_NT;
@@ -237,6 +239,7 @@ static HANDLER(exec_syscall)
     struct x86_state *s = ip->s;
     if (ip->mode != X86_MODE_64 || !(s->msr.efer & X86_EFER_SCE))
         interp_raise(ip, X86_UD, false, 0);
+    flags_sync(ip);
     s->gpr[R_RCX] = ip->next_rip;
     s->gpr[R_R11] = s->rflags & ~(uint64_t)X86_FLAG_RF;
     s->rflags = (s->rflags & ~s->msr.sfmask & ~(uint64_t)X86_FLAG_RF) | X86_FLAG_FIXED;

@@ -271,8 +271,10 @@ enum interp_stop interp_run(struct interp *ip, uint64_t count)
     uint64_t target = count > UINT64_MAX - ip->insts ? UINT64_MAX : ip->insts + count;
     struct decoded_insn scratch;
     ip->stop = INTERP_STOP_COUNT;
-    if (setjmp(ip->exc_jump))
+    if (setjmp(ip->exc_jump)) {
+        flags_sync(ip);
         return ip->stop;
+    }
     struct x86_state *s = ip->s;
     while (ip->insts < target) {
         const struct decoded_insn *in = fetch(ip, &scratch);
@@ -282,5 +284,6 @@ enum interp_stop interp_run(struct interp *ip, uint64_t count)
         s->rip = ip->next_rip;
         ip->insts++;
     }
+    flags_sync(ip);
     return INTERP_STOP_COUNT;
 }

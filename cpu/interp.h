@@ -75,6 +75,9 @@ struct interp {
     uint64_t next_rip;
     enum interp_stop stop;
     uint64_t insts; /* instructions retired */
+    /* Pending arithmetic flags (cpu/interp_priv.h, "Lazy arithmetic flags"). */
+    uint64_t lazy_a, lazy_b, lazy_res;
+    uint8_t lazy_op, lazy_size;
     jmp_buf exc_jump;
     struct interp_tlb_entry tlb[INTERP_TLB_SIZE];
     struct interp_icache_entry *icache; /* INTERP_ICACHE_SIZE entries */

@@ -231,14 +231,63 @@ static inline uint64_t szp_flags(uint64_t res, unsigned size)
     return parity_flag(res) | (res == 0 ? X86_FLAG_ZF : 0) | ((res & sign_bit(size)) ? X86_FLAG_SF : 0);
 }
 
+/* Lazy arithmetic flags: ADD, SUB/CMP and the logic instructions record
+ * their operands and result (ip->lazy_*) instead of computing CF PF AF ZF
+ * SF OF; Jcc/SETcc/CMOVcc after CMP or TEST evaluate the condition from
+ * the record directly, everything else materializes RFLAGS first
+ * (flags_sync). interp_run leaves RFLAGS materialized. */
+enum { LAZY_NONE, LAZY_ADD, LAZY_SUB, LAZY_LOGIC };
+
+static inline uint64_t eager_add_flags(uint64_t a, uint64_t b, uint64_t r, unsigned carry, unsigned size)
+{
+    bool cf = carry ? r <= a : r < a;
+    return szp_flags(r, size) | (cf ? X86_FLAG_CF : 0) | ((a ^ b ^ r) & 0x10 ? X86_FLAG_AF : 0) |
+           (((a ^ r) & (b ^ r)) & sign_bit(size) ? X86_FLAG_OF : 0);
+}
+
+static inline uint64_t eager_sub_flags(uint64_t a, uint64_t b, uint64_t r, unsigned borrow, unsigned size)
+{
+    bool cf = borrow ? a <= b : a < b;
+    return szp_flags(r, size) | (cf ? X86_FLAG_CF : 0) | ((a ^ b ^ r) & 0x10 ? X86_FLAG_AF : 0) |
+           (((a ^ b) & (a ^ r)) & sign_bit(size) ? X86_FLAG_OF : 0);
+}
+
+static inline void flags_sync(struct interp *ip)
+{
+    if (LIKELY(ip->lazy_op == LAZY_NONE))
+        return;
+    uint64_t f;
+    switch (ip->lazy_op) {
+    case LAZY_ADD: f = eager_add_flags(ip->lazy_a, ip->lazy_b, ip->lazy_res, 0, ip->lazy_size); break;
+    case LAZY_SUB: f = eager_sub_flags(ip->lazy_a, ip->lazy_b, ip->lazy_res, 0, ip->lazy_size); break;
+    default: f = szp_flags(ip->lazy_res, ip->lazy_size); break;
+    }
+    ip->s->rflags = (ip->s->rflags & ~(uint64_t)FLAGS_ARITH) | f;
+    ip->lazy_op = LAZY_NONE;
+}
+
 static inline void set_flags(struct interp *ip, uint64_t mask, uint64_t value)
 {
+    if ((mask & FLAGS_ARITH) == FLAGS_ARITH)
+        ip->lazy_op = LAZY_NONE; /* every pending flag is overwritten */
+    else
+        flags_sync(ip);
     ip->s->rflags = (ip->s->rflags & ~mask) | (value & mask);
 }
 
-static inline bool flag(const struct interp *ip, uint64_t f)
+static inline bool flag(struct interp *ip, uint64_t f)
 {
+    flags_sync(ip);
     return (ip->s->rflags & f) != 0;
+}
+
+static inline void lazy_set(struct interp *ip, unsigned op, uint64_t a, uint64_t b, uint64_t r, unsigned size)
+{
+    ip->lazy_op = (uint8_t)op;
+    ip->lazy_size = (uint8_t)size;
+    ip->lazy_a = a;
+    ip->lazy_b = b;
+    ip->lazy_res = r;
 }
 
 /* a + b + carry, flags as ADD/ADC. */
@@ -248,10 +297,10 @@ static inline uint64_t alu_add(struct interp *ip, uint64_t a, uint64_t b, unsign
     a &= m;
     b &= m;
     uint64_t r = (a + b + carry) & m;
-    bool cf = carry ? r <= a : r < a;
-    uint64_t f = szp_flags(r, size) | (cf ? X86_FLAG_CF : 0) | ((a ^ b ^ r) & 0x10 ? X86_FLAG_AF : 0) |
-                 (((a ^ r) & (b ^ r)) & sign_bit(size) ? X86_FLAG_OF : 0);
-    set_flags(ip, FLAGS_ARITH, f);
+    if (carry)
+        set_flags(ip, FLAGS_ARITH, eager_add_flags(a, b, r, carry, size));
+    else
+        lazy_set(ip, LAZY_ADD, a, b, r, size);
     return r;
 }
 
@@ -262,10 +311,10 @@ static inline uint64_t alu_sub(struct interp *ip, uint64_t a, uint64_t b, unsign
     a &= m;
     b &= m;
     uint64_t r = (a - b - borrow) & m;
-    bool cf = borrow ? a <= b : a < b;
-    uint64_t f = szp_flags(r, size) | (cf ? X86_FLAG_CF : 0) | ((a ^ b ^ r) & 0x10 ? X86_FLAG_AF : 0) |
-                 (((a ^ b) & (a ^ r)) & sign_bit(size) ? X86_FLAG_OF : 0);
-    set_flags(ip, FLAGS_ARITH, f);
+    if (borrow)
+        set_flags(ip, FLAGS_ARITH, eager_sub_flags(a, b, r, borrow, size));
+    else
+        lazy_set(ip, LAZY_SUB, a, b, r, size);
     return r;
 }
 
@@ -273,15 +322,34 @@ static inline uint64_t alu_sub(struct interp *ip, uint64_t a, uint64_t b, unsign
 static inline uint64_t alu_logic(struct interp *ip, uint64_t r, unsigned size)
 {
     r &= size_mask(size);
-    set_flags(ip, FLAGS_ARITH, szp_flags(r, size));
+    lazy_set(ip, LAZY_LOGIC, 0, 0, r, size);
     return r;
 }
 
 /* Jcc/SETcc/CMOVcc condition (SDM Vol. 1, Table B-1). */
-static inline bool cond_true(const struct interp *ip, unsigned cc)
+static inline bool cond_true(struct interp *ip, unsigned cc)
 {
-    uint64_t f = ip->s->rflags;
     bool r;
+    if (ip->lazy_op == LAZY_SUB || ip->lazy_op == LAZY_LOGIC) {
+        uint64_t a = ip->lazy_a, b = ip->lazy_b, res = ip->lazy_res;
+        unsigned sh = 64 - 8 * ip->lazy_size;
+        bool sub = ip->lazy_op == LAZY_SUB;
+        switch (cc >> 1) {
+        case 1: r = sub && a < b; goto done;                        /* B */
+        case 2: r = res == 0; goto done;                            /* E */
+        case 3: r = (sub && a < b) || res == 0; goto done;          /* BE */
+        case 4: r = (int64_t)(res << sh) < 0; goto done;            /* S */
+        case 6:                                                     /* L: SF != OF */
+            r = sub ? (int64_t)(a << sh) < (int64_t)(b << sh) : (int64_t)(res << sh) < 0;
+            goto done;
+        case 7:                                                     /* LE */
+            r = sub ? (int64_t)(a << sh) <= (int64_t)(b << sh) : (int64_t)(res << sh) <= 0;
+            goto done;
+        default: break;                                             /* O, P */
+        }
+    }
+    flags_sync(ip);
+    uint64_t f = ip->s->rflags;
     switch (cc >> 1) {
     case 0: r = f & X86_FLAG_OF; break;
     case 1: r = f & X86_FLAG_CF; break;
@@ -292,6 +360,7 @@ static inline bool cond_true(const struct interp *ip, unsigned cc)
     case 6: r = !(f & X86_FLAG_SF) != !(f & X86_FLAG_OF); break;
     default: r = (f & X86_FLAG_ZF) || (!(f & X86_FLAG_SF) != !(f & X86_FLAG_OF)); break;
     }
+done:
     return (cc & 1) ? !r : r;
 }
 
