@@ -835,3 +835,40 @@ void exec_x87_register(void)
     for (unsigned op = 0xd8; op <= 0xdf; op++)
         interp_map1[op] = exec_x87;
 }
+
+/* MMX state transitions (SDM Vol. 1, 9.5): every MMX instruction but EMMS
+ * checks like a waiting x87 instruction, then sets TOP to 0 and tags all
+ * registers valid; MMX register N is physical register N's mantissa. */
+void x87_mmx_enter(struct interp *ip)
+{
+    if (ip->s->cr0 & X86_CR0_EM)
+        interp_raise(ip, X86_UD, false, 0);
+    fpu_check(ip, true);
+    move_top(ip, 0);
+    ip->s->fx.ftw = 0xff;
+}
+
+uint64_t x87_mmx_read(struct interp *ip, unsigned n)
+{
+    return load_n(st(ip, n & 7), 8);
+}
+
+/* Writing MMX register N sets the exponent bits of physical register N to
+ * all ones. */
+void x87_mmx_write(struct interp *ip, unsigned n, uint64_t v)
+{
+    uint8_t *r = st(ip, n & 7);
+    store_n(r, 8, v);
+    r[8] = r[9] = 0xff;
+}
+
+/* EMMS: all registers empty; this host (AMD) also sets TOP to 0, as an
+ * MMX instruction does. */
+void x87_emms(struct interp *ip)
+{
+    if (ip->s->cr0 & X86_CR0_EM)
+        interp_raise(ip, X86_UD, false, 0);
+    fpu_check(ip, true);
+    move_top(ip, 0);
+    ip->s->fx.ftw = 0;
+}

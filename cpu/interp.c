@@ -23,6 +23,7 @@ static void register_handlers(void)
     exec_str_register();
     exec_sse_register();
     exec_x87_register();
+    exec_mmx_register();
 }
 
 /* SSE opcodes are checked for their prefix/ModRM form; others pass. */
@@ -46,7 +47,10 @@ bool interp_select(struct decoded_insn *in)
         fn = interp_map1[in->opcode];
     else if (in->map == MAP_0F)
         fn = interp_map0f[in->opcode];
-    if (fn && in->map == MAP_0F && !exec_sse_valid_or_other(in))
+    /* No-prefix forms of the SSE2 integer opcodes are MMX. */
+    if (in->map == MAP_0F && !in->rep && !in->opsize_prefix && exec_mmx_opcode(in->opcode))
+        fn = exec_mmx_valid(in) ? exec_mmx_handler : NULL;
+    else if (fn && in->map == MAP_0F && !exec_sse_valid_or_other(in))
         fn = NULL;
     if (fn && in->map == MAP_1B && in->opcode >= 0xd8 && in->opcode <= 0xdf && !exec_x87_valid(in))
         fn = NULL;

@@ -383,6 +383,15 @@ void exec_ctl_register(void);
 void exec_str_register(void);
 void exec_sse_register(void);
 void exec_x87_register(void);
+void exec_mmx_register(void);
+bool exec_mmx_valid(const struct decoded_insn *in);
+bool exec_mmx_opcode(uint8_t op);
+extern x86_exec_fn exec_mmx_handler;
+/* MMX state in the x87 register file (cpu/exec_x87.c). */
+void x87_mmx_enter(struct interp *ip);
+uint64_t x87_mmx_read(struct interp *ip, unsigned n);
+void x87_mmx_write(struct interp *ip, unsigned n, uint64_t v);
+void x87_emms(struct interp *ip);
 bool exec_x87_valid(const struct decoded_insn *in);
 /* False for SSE opcodes whose prefix/ModRM form is undefined. */
 bool exec_sse_valid(const struct decoded_insn *in);

@@ -15,7 +15,7 @@ set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/lockstep/workloads.c
 set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/lockstep/workloads_fp.c
   PROPERTIES COMPILE_OPTIONS "-O2;-fno-math-errno;-fno-tree-loop-distribute-patterns;-fno-sanitize=all")
 
-set(LOCKSTEP_GROUPS alu shift muldiv bit string stack control misc sse x87 mixed)
+set(LOCKSTEP_GROUPS alu shift muldiv bit string stack control misc sse x87 mmx mixed)
 foreach(group ${LOCKSTEP_GROUPS})
   add_test(NAME lockstep_${group} COMMAND lockstep gen ${group} 20000 1)
   set_tests_properties(lockstep_${group} PROPERTIES LABELS lockstep TIMEOUT 300)
