@@ -476,6 +476,9 @@ static const struct sse_tmpl mmx_list[] = {
     {0, 0xef, 0, 0}, {0, 0xf1, 0, 0}, {0, 0xf2, 0, 0}, {0, 0xf3, 0, 0}, {0, 0xf4, 0, 0}, {0, 0xf5, 0, 0},
     {0, 0xf6, 0, 0}, {0, 0xf8, 0, 0}, {0, 0xf9, 0, 0}, {0, 0xfa, 0, 0}, {0, 0xfb, 0, 0}, {0, 0xfc, 0, 0},
     {0, 0xfd, 0, 0}, {0, 0xfe, 0, 0}, {0, 0x77, 3, T_REG},
+    /* MMX <-> SSE */
+    {0, 0x2a, 0, 0}, {0x66, 0x2a, 0, 0}, {0, 0x2c, 0, 0}, {0x66, 0x2c, 0, 0}, {0, 0x2d, 0, 0},
+    {0x66, 0x2d, 0, 0}, {0xf3, 0xd6, 0, T_REG}, {0xf2, 0xd6, 0, T_REG},
 };
 
 /* One SSE instruction; memory operands are [rbx + 16*k] (aligned) or,
@@ -649,7 +652,7 @@ int ls_generate(const char *group, struct ls_rng *rng, csh cs, unsigned count, s
     struct gen g = {rng, cs, (uint8_t *)(uintptr_t)LS_CODE_BASE, 0};
     static const char *const mix[] = {"alu", "shift", "muldiv", "bit", "string", "stack", "control", "misc", "sse", "x87", "mmx"};
     bool mixed = strcmp(group, "mixed") == 0;
-    if (mixed || strcmp(group, "sse") == 0)
+    if (mixed || strcmp(group, "sse") == 0 || strcmp(group, "mmx") == 0)
         sse_prologue(&g);
     EMIT(&g, 0xdb, 0xe3); /* fninit: the same x87 state on both sides */
     for (unsigned i = 0; i < count && g.pos < LS_CODE_SIZE - 256; i++)
