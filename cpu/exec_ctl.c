@@ -6,33 +6,28 @@
 
 #include "cpu/model.h"
 
-static unsigned stack_opsize(const struct decoded_insn *in)
-{
-    return in->opsize;
-}
-
 static HANDLER(exec_push_reg)
 {
-    unsigned size = stack_opsize(in);
+    unsigned size = in->opsize;
     push(ip, size, reg_read(ip, in->reg, size, in));
 }
 
 static HANDLER(exec_pop_reg)
 {
-    unsigned size = stack_opsize(in);
+    unsigned size = in->opsize;
     uint64_t v = pop(ip, size);
     reg_write(ip, in->reg, size, in, v);
 }
 
 static HANDLER(exec_push_imm)
 {
-    push(ip, stack_opsize(in), in->imm);
+    push(ip, in->opsize, in->imm);
 }
 
 /* POP r/m: an RSP-based destination address uses the incremented RSP. */
 static HANDLER(exec_pop_rm)
 {
-    unsigned size = stack_opsize(in);
+    unsigned size = in->opsize;
     uint64_t old = ip->s->gpr[R_RSP];
     uint64_t v = mem_read(ip, stack_la(ip, old), size);
     if (in->mod == 3) {
@@ -173,6 +168,7 @@ static HANDLER(exec_popf)
     f = (f & ~changeable) | (v & changeable);
     f &= ~(uint64_t)X86_FLAG_RF;
     ip->s->rflags = f | X86_FLAG_FIXED;
+    interp_update_align_check(ip);
 }
 
 static HANDLER(exec_nop)
@@ -249,6 +245,7 @@ static HANDLER(exec_syscall)
     s->seg[S_SS] = (struct x86_segment){.selector = (uint16_t)(sel + 8), .limit = 0xffffffff, .type = 3,
                                         .s = 1, .present = 1, .db = 1, .g = 1};
     ip->next_rip = s->msr.lstar;
+    interp_update_align_check(ip);
 }
 
 static HANDLER(exec_push_fs_gs)

@@ -66,9 +66,16 @@ void interp_tlb_flush(struct interp *ip)
     }
 }
 
+void interp_update_align_check(struct interp *ip)
+{
+    const struct x86_state *s = ip->s;
+    ip->align_check = s->seg[S_CS].dpl == 3 && (s->cr0 & X86_CR0_AM) && (s->rflags & X86_FLAG_AC);
+}
+
 void interp_state_changed(struct interp *ip)
 {
     const struct x86_state *s = ip->s;
+    interp_update_align_check(ip);
     if ((s->msr.efer & X86_EFER_LMA) && s->seg[S_CS].l)
         ip->mode = X86_MODE_64;
     else
@@ -167,13 +174,6 @@ static uint8_t *byte_ptr(struct interp *ip, uint64_t la, unsigned access)
     if (tag != page)
         e = tlb_fill(ip, la, access);
     return (uint8_t *)(uintptr_t)(la + e->addend);
-}
-
-uint8_t *interp_host_ptr(struct interp *ip, uint64_t la, unsigned size, unsigned access)
-{
-    if ((la & 0xfff) + size > 4096)
-        return NULL;
-    return byte_ptr(ip, la, access);
 }
 
 /* Reads (or, with ACC_WRITE, probes for writing) an access that missed the

@@ -78,6 +78,7 @@ struct interp {
     /* Pending arithmetic flags (cpu/interp_priv.h, "Lazy arithmetic flags"). */
     uint64_t lazy_a, lazy_b, lazy_res;
     uint8_t lazy_op, lazy_size;
+    bool align_check; /* #AC enabled: CPL 3, CR0.AM, RFLAGS.AC */
     jmp_buf exc_jump;
     struct interp_tlb_entry tlb[INTERP_TLB_SIZE];
     struct interp_icache_entry *icache; /* INTERP_ICACHE_SIZE entries */

@@ -67,9 +67,6 @@ static inline void reg_write(struct interp *ip, unsigned r, unsigned size, const
 
 uint64_t interp_read_slow(struct interp *ip, uint64_t la, unsigned size, unsigned access);
 void interp_write_slow(struct interp *ip, uint64_t la, unsigned size, uint64_t v);
-/* Host pointer for a whole access that must not fault later (RMW, string
- * ops): NULL if it crosses a page (caller then uses read/write). */
-uint8_t *interp_host_ptr(struct interp *ip, uint64_t la, unsigned size, unsigned access);
 
 static inline uint64_t load_n(const uint8_t *p, unsigned size)
 {
@@ -92,8 +89,18 @@ static inline void store_n(uint8_t *p, unsigned size, uint64_t v)
     }
 }
 
+/* Alignment check (#AC(0)): CPL 3 with CR0.AM and RFLAGS.AC set
+ * (ip->align_check, kept by interp_update_align_check), for a misaligned
+ * data access of its natural size. */
+static inline void align_check(struct interp *ip, uint64_t la, unsigned size)
+{
+    if (UNLIKELY(ip->align_check) && (la & (size - 1)) && (size & (size - 1)) == 0)
+        interp_raise(ip, X86_AC, true, 0);
+}
+
 static inline uint64_t mem_read(struct interp *ip, uint64_t la, unsigned size)
 {
+    align_check(ip, la, size);
     const struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
     if (LIKELY(e->read_page == (la & ~0xfffull) && (la & 0xfff) + size <= 4096))
         return load_n((const uint8_t *)(uintptr_t)(la + e->addend), size);
@@ -102,6 +109,7 @@ static inline uint64_t mem_read(struct interp *ip, uint64_t la, unsigned size)
 
 static inline void mem_write(struct interp *ip, uint64_t la, unsigned size, uint64_t v)
 {
+    align_check(ip, la, size);
     const struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
     if (LIKELY(e->write_page == (la & ~0xfffull) && (la & 0xfff) + size <= 4096)) {
         store_n((uint8_t *)(uintptr_t)(la + e->addend), size, v);
@@ -114,6 +122,8 @@ static inline void mem_write(struct interp *ip, uint64_t la, unsigned size, uint
  * cannot fault after registers changed (instructions are all-or-nothing). */
 static inline void mem_probe_write(struct interp *ip, uint64_t la, unsigned size)
 {
+    if (size <= 8)
+        align_check(ip, la, size);
     const struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
     if (LIKELY(e->write_page == (la & ~0xfffull) && (la & 0xfff) + size <= 4096))
         return;
@@ -408,5 +418,7 @@ static inline void jump_to(struct interp *ip, const struct decoded_insn *in, uin
 void exec_incdec_rm(struct interp *ip, const struct decoded_insn *in, unsigned size);
 
 _Noreturn void interp_unsupported(struct interp *ip);
+/* Recomputes ip->align_check after RFLAGS.AC, CR0.AM or CPL changed. */
+void interp_update_align_check(struct interp *ip);
 
 #endif

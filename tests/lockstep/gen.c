@@ -135,7 +135,6 @@ static bool emit_tmpl(struct gen *g, const struct tmpl *t)
         if (form == 3)
             rex &= (uint8_t)~2; /* SIB without index: no REX.X */
     }
-    size_t rex_at = n;
     if (rex)
         b[n++] = rex;
     if (t->map == 1)
@@ -172,7 +171,6 @@ static bool emit_tmpl(struct gen *g, const struct tmpl *t)
         int32_t d = (int32_t)(target - (LS_CODE_BASE + g->pos + n));
         memcpy(b + disp_at, &d, 4);
     }
-    (void)rex_at;
     if (!acceptable(g, b, n, t->flags & T_STACK))
         return false;
     uint8_t r = (uint8_t)(((rex & 4) ? 8 : 0) | reg);

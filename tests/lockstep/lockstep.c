@@ -132,7 +132,7 @@ static void user_state(struct x86_state *s)
                                         .dpl = 3, .present = 1, .l = 1, .g = 1};
     s->seg[S_SS] = (struct x86_segment){.selector = 0x2b, .limit = 0xffffffff, .type = 3, .s = 1,
                                         .dpl = 3, .present = 1, .db = 1, .g = 1};
-    s->cr0 = X86_CR0_PE | X86_CR0_PG | X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_MP;
+    s->cr0 = X86_CR0_PE | X86_CR0_PG | X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_MP | X86_CR0_AM;
     s->cr4 = X86_CR4_PAE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
     s->msr.efer = X86_EFER_LME | X86_EFER_LMA | X86_EFER_SCE | X86_EFER_NXE;
     s->fx.fcw = 0x37f; /* FNINIT and MXCSR reset values, as Linux starts a process */

@@ -53,10 +53,14 @@ static void setup(const uint8_t *code, size_t len)
     st.rip = GUEST_BASE;
     st.gpr[R_RSP] = GUEST_BASE + 3 * 4096;
     st.fx.mxcsr = 0x1f80;
-    struct interp_mem_ops ops = {test_translate, NULL};
-    interp_destroy(&ip);
-    ck_assert_int_eq(interp_init(&ip, &st, &ops), 0);
-    ip.read_tsc = read_fake_tsc;
+    /* One engine for all cases: its decoded-instruction cache must notice
+     * the new code by itself. */
+    if (!ip.icache) {
+        struct interp_mem_ops ops = {test_translate, NULL};
+        ck_assert_int_eq(interp_init(&ip, &st, &ops), 0);
+        ip.read_tsc = read_fake_tsc;
+    }
+    interp_state_changed(&ip);
 }
 
 #define RUN(n) ck_assert_int_eq(interp_run(&ip, (n)), INTERP_STOP_COUNT)
@@ -480,6 +484,22 @@ START_TEST(lazy_flags_match_eager)
 }
 END_TEST
 
+START_TEST(alignment_check)
+{
+    /* mov eax, [rbx+1] twice: fine without RFLAGS.AC, #AC(0) with CR0.AM,
+     * RFLAGS.AC and CPL 3 (popf sets AC) */
+    static const uint8_t code[] = {0x8b, 0x43, 0x01, 0x68, 0x02, 0x00, 0x04, 0x00, 0x9d, 0x8b, 0x43, 0x01};
+    setup(code, sizeof(code));
+    st.cr0 |= X86_CR0_AM;
+    st.gpr[R_RBX] = GUEST_BASE + 0x1000;
+    RUN(3);
+    ck_assert(st.rflags & X86_FLAG_AC);
+    ck_assert_int_eq(interp_run(&ip, 1), INTERP_STOP_EXCEPTION);
+    ck_assert_uint_eq(st.ev.exception_vector, X86_AC);
+    ck_assert(st.ev.exception_has_error);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("interp_int");
@@ -500,6 +520,7 @@ int main(void)
     tcase_add_test(tc, page_crossing_and_faults);
     tcase_add_test(tc, decoder_fields);
     tcase_add_test(tc, lazy_flags_match_eager);
+    tcase_add_test(tc, alignment_check);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
