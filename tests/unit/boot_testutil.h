@@ -87,13 +87,36 @@ static inline void wr(uint8_t *p, uint64_t v, unsigned n)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* Writes len bytes to a new file in a fresh temporary directory. */
-static inline char *write_bytes(const char *name, const void *data, size_t len)
+/* Files write_bytes made: removed (with their directories) when the test
+ * process exits. */
+#define TEST_FILES_MAX 64
+static char *test_files[TEST_FILES_MAX];
+static unsigned ntest_files;
+
+static void remove_test_files(void)
 {
+    for (unsigned i = 0; i < ntest_files; i++) {
+        remove(test_files[i]);
+        char *slash = strrchr(test_files[i], '/');
+        *slash = '\0';
+        remove(test_files[i]);
+        free(test_files[i]);
+    }
+    ntest_files = 0;
+}
+
+/* Writes len bytes to a new file in a fresh temporary directory; the path
+ * stays valid until the process exits. */
+static inline const char *write_bytes(const char *name, const void *data, size_t len)
+{
+    ck_assert_uint_lt(ntest_files, TEST_FILES_MAX);
+    if (ntest_files == 0)
+        atexit(remove_test_files);
     char *dir = test_tmpdir();
     char *path = malloc(strlen(dir) + strlen(name) + 2);
     sprintf(path, "%s/%s", dir, name);
     free(dir);
+    test_files[ntest_files++] = path;
     FILE *f = fopen(path, "wb");
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(data, 1, len, f), len);

@@ -72,8 +72,8 @@ static const uint8_t code[] = {0xfa, 0xf4, 0xeb, 0xfd, 0x90, 0x90, 0x90, 0x90,
                                0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88};
 static uint8_t filebuf[16384];
 
-static char *elf_file(bool is64, uint16_t machine, uint64_t entry, const struct seg_spec *segs,
-                      unsigned n, size_t *len_out)
+static const char *elf_file(bool is64, uint16_t machine, uint64_t entry,
+                            const struct seg_spec *segs, unsigned n, size_t *len_out)
 {
     size_t len = build_elf(filebuf, sizeof(filebuf), is64, machine, entry, segs, n);
     if (len_out)
@@ -89,7 +89,7 @@ START_TEST(elf64_loads_segments_zeroes_bss_and_enters_long_mode)
         {1, 0x200000, 0x200000, 0x3000, code, sizeof(code)},
         {1, 0x400000, 0x400000, 8, code + 8, 8},
     };
-    char *path = elf_file(true, ELF_EM_X86_64, 0x200002, segs, 2, NULL);
+    const char *path = elf_file(true, ELF_EM_X86_64, 0x200002, segs, 2, NULL);
     memset(ram(s, 0x200000, 0x3000), 0xAA, 0x3000);
     struct elf_image img;
     struct x86_state st;
@@ -200,7 +200,7 @@ START_TEST(elf64_high_virtual_entry_is_translated_to_physical)
     struct simulation sim;
     struct system *s = make_system(&sim, "64M");
     struct seg_spec segs[] = {{1, 0xffffffff80200000ULL, 0x200000, 0x1000, code, sizeof(code)}};
-    char *path = elf_file(true, ELF_EM_X86_64, 0xffffffff80200004ULL, segs, 1, NULL);
+    const char *path = elf_file(true, ELF_EM_X86_64, 0xffffffff80200004ULL, segs, 1, NULL);
     struct elf_image img;
     struct x86_state st;
     ck_assert_msg(elf_boot(s, path, &img, &st) == 0, "%s", err_get());
@@ -214,7 +214,7 @@ START_TEST(elf32_enters_flat_protected_mode_without_paging)
     struct simulation sim;
     struct system *s = make_system(&sim, "64M");
     struct seg_spec segs[] = {{1, 0x100000, 0x100000, 0x2000, code, sizeof(code)}};
-    char *path = elf_file(false, ELF_EM_386, 0x100001, segs, 1, NULL);
+    const char *path = elf_file(false, ELF_EM_386, 0x100001, segs, 1, NULL);
     struct elf_image img;
     struct x86_state st;
     ck_assert_msg(elf_boot(s, path, &img, &st) == 0, "%s", err_get());
@@ -250,15 +250,15 @@ START_TEST(bad_elf_files_give_clear_errors)
 {
     struct seg_spec good[] = {{1, 0x200000, 0x200000, 0x1000, code, sizeof(code)}};
     size_t len;
-    char *path = elf_file(true, ELF_EM_X86_64, 0x200000, good, 1, &len);
+    const char *path = elf_file(true, ELF_EM_X86_64, 0x200000, good, 1, &len);
 
     /* Truncated inside the segment data (at 0x100-0x110), and inside the
      * header. */
-    char *cut = write_bytes("cut.elf", filebuf, 0x108);
+    const char *cut = write_bytes("cut.elf", filebuf, 0x108);
     expect_boot_error("64M", cut, "truncated");
-    char *cut_hdr = write_bytes("cut_hdr.elf", filebuf, 40);
+    const char *cut_hdr = write_bytes("cut_hdr.elf", filebuf, 40);
     expect_boot_error("64M", cut_hdr, "truncated ELF header");
-    char *not_elf = write_bytes("text.bin", "hello, world, this is not an ELF file at all", 44);
+    const char *not_elf = write_bytes("text.bin", "hello, this is not an ELF file", 30);
     expect_boot_error("64M", not_elf, "not an ELF file");
     expect_boot_error("64M", "/nonexistent/prog.elf", "cannot open");
 
@@ -317,7 +317,7 @@ END_TEST
 START_TEST(elf_loader_object_starts_the_cpu)
 {
     struct seg_spec segs[] = {{1, 0x300000, 0x300000, 0x1000, code, sizeof(code)}};
-    char *path = elf_file(true, ELF_EM_X86_64, 0x300000, segs, 1, NULL);
+    const char *path = elf_file(true, ELF_EM_X86_64, 0x300000, segs, 1, NULL);
     struct simulation sim;
     struct cpu *cpu = make_machine_with_cpu(&sim, "64M");
     struct sim_object *l = sim_create(&sim, "ElfLoader", "system.loader");
@@ -341,7 +341,7 @@ END_TEST
 START_TEST(elf_loader_without_cpu_or_file_is_an_error)
 {
     struct seg_spec segs[] = {{1, 0x300000, 0x300000, 0x1000, code, sizeof(code)}};
-    char *path = elf_file(true, ELF_EM_X86_64, 0x300000, segs, 1, NULL);
+    const char *path = elf_file(true, ELF_EM_X86_64, 0x300000, segs, 1, NULL);
     struct simulation sim;
     sim_init(&sim);
     struct sim_object *sys = sim_create(&sim, "System", "system");

@@ -26,7 +26,7 @@ static void put_header(uint8_t *p, size_t off, uint32_t flags, uint32_t header_a
 }
 
 /* A 0x200-byte flat kernel: header at 0x40, code bytes at 0x80. */
-static char *flat_kernel(uint32_t load_end, uint32_t bss_end, size_t *len)
+static const char *flat_kernel(uint32_t load_end, uint32_t bss_end, size_t *len)
 {
     memset(img, 0, sizeof(img));
     for (int i = 0; i < 0x200; i++)
@@ -40,7 +40,7 @@ static char *flat_kernel(uint32_t load_end, uint32_t bss_end, size_t *len)
 START_TEST(aout_kludge_kernel_loads_and_gets_boot_information)
 {
     size_t len;
-    char *path = flat_kernel(0, LOAD + 0x2000, &len);
+    const char *path = flat_kernel(0, LOAD + 0x2000, &len);
     struct simulation sim;
     struct system *s = make_system(&sim, "64M");
     memset(ram(s, LOAD, 0x2000), 0xAA, 0x2000);
@@ -95,7 +95,7 @@ END_TEST
 START_TEST(aout_kludge_load_end_limits_what_is_loaded)
 {
     size_t len;
-    char *path = flat_kernel(LOAD + 0x100, 0, &len);
+    const char *path = flat_kernel(LOAD + 0x100, 0, &len);
     struct simulation sim;
     struct system *s = make_system(&sim, "64M");
     memset(ram(s, LOAD, 0x200), 0xAA, 0x200);
@@ -113,7 +113,7 @@ END_TEST
 
 /* An ELF32 kernel with one segment at 0x200000 that carries the Multiboot
  * header (no address fields) at file offset 0x100. */
-static char *elf32_kernel(size_t *len)
+static const char *elf32_kernel(size_t *len)
 {
     memset(img, 0, sizeof(img));
     memcpy(img, "\x7f" "ELF", 4);
@@ -144,7 +144,7 @@ static char *elf32_kernel(size_t *len)
 START_TEST(elf32_multiboot_kernel_loads_by_program_headers)
 {
     size_t len;
-    char *path = elf32_kernel(&len);
+    const char *path = elf32_kernel(&len);
     struct simulation sim;
     struct system *s = make_system(&sim, "64M");
     struct multiboot_info info;
@@ -162,7 +162,7 @@ END_TEST
 
 static void expect_error(const void *data, size_t len, const char *want)
 {
-    char *path = write_bytes("bad.bin", data, len);
+    const char *path = write_bytes("bad.bin", data, len);
     struct simulation sim;
     struct system *s = make_system(&sim, "64M");
     struct multiboot_info info;
@@ -171,7 +171,6 @@ static void expect_error(const void *data, size_t len, const char *want)
     ck_assert_err_has(want);
     ck_assert_err_has(path);
     sim_destroy(&sim);
-    free(path);
 }
 
 START_TEST(bad_multiboot_kernels_give_clear_errors)
@@ -228,7 +227,7 @@ END_TEST
 START_TEST(multiboot_loader_object_starts_the_cpu)
 {
     size_t len;
-    char *path = flat_kernel(0, 0, &len);
+    const char *path = flat_kernel(0, 0, &len);
     struct simulation sim;
     struct cpu *cpu = make_machine_with_cpu(&sim, "64M");
     struct sim_object *l = sim_create(&sim, "MultibootLoader", "system.loader");
