@@ -24,7 +24,9 @@
  * `raw` is set, Ctrl-A x stops the simulation, Ctrl-A Ctrl-A sends Ctrl-A),
  * file (output only), socket (a Unix socket listening at `path`; one client
  * at a time, output is dropped while none is connected), none. Input is
- * polled every `poll_us` of simulated time, only while input is possible.
+ * polled every `poll_us` of simulated time, only while input is possible
+ * (a socket backend, or stdin before its end; stdin on /dev/null is never
+ * polled).
  * `capture` keeps the transmitted text for uart16550_output() (and
  * uart.output(obj) in Lua configs); the capture is host-side output like
  * stdout and is not part of the checkpoint.
@@ -617,6 +619,11 @@ static int open_backend(struct uart *u)
         }
         stdin_owner = u;
         u->owns_stdin = true;
+        /* A non-terminal character device (/dev/null) never has input:
+         * don't poll it, so runs with and without it schedule alike. */
+        struct stat st;
+        if (fstat(STDIN_FILENO, &st) < 0 || (S_ISCHR(st.st_mode) && !isatty(STDIN_FILENO)))
+            u->stdin_eof = true;
         if (u->raw && isatty(STDIN_FILENO) && enter_raw_mode() < 0)
             return -1;
         return 0;
@@ -736,6 +743,10 @@ static int uart_unserialize(struct sim_object *o, struct ser_node *n)
                 u->rx_count);
         return -1;
     }
+    /* A checkpoint taken without input (e.g. backend none) restored into a
+     * machine that has some: start polling it. */
+    if (!event_scheduled(&u->poll_ev))
+        schedule_poll(u);
     /* irq_level is the line as driven before the checkpoint; the interrupt
      * controllers restore their own view of their input pins. */
     return 0;

@@ -383,6 +383,40 @@ START_TEST(test_socket_backend)
 }
 END_TEST
 
+/* A checkpoint from a machine without input, restored into one with a
+ * socket: the restored UART polls its input. */
+START_TEST(test_restore_into_machine_with_input)
+{
+    struct machine a, b;
+    machine_init(&a, "none", NULL, false);
+    out8(&a, LCR, 0x03);
+    run_for(&a, TICKS_PER_MS);
+    struct ser_node *snap = sim_serialize(&a.sim);
+    char *dir = test_tmpdir();
+    char *path;
+    ck_assert_int_ge(asprintf(&path, "%s/com1.sock", dir), 0);
+    machine_init(&b, "socket", path, false);
+    ck_assert_msg(sim_unserialize(&b.sim, snap) == 0, "%s", err_get());
+    ser_node_free(snap);
+    int c = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    strcpy(addr.sun_path, path);
+    ck_assert_int_eq(connect(c, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    ck_assert_int_eq(write(c, "r", 1), 1);
+    for (int i = 0; i < 200 && (in8(&b, LSR) & 1) == 0; i++) {
+        usleep(1000);
+        run_for(&b, 100 * TICKS_PER_US);
+    }
+    ck_assert_uint_eq(in8(&b, THR), 'r');
+    close(c);
+    sim_destroy(&a.sim);
+    sim_destroy(&b.sim);
+    free(path);
+    rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_stdio_raw_mode_restored)
 {
     int master, slave;
@@ -394,6 +428,7 @@ START_TEST(test_stdio_raw_mode_restored)
     ck_assert(before.c_lflag & ICANON);
     struct machine m;
     machine_init(&m, "stdio", NULL, false);
+    ck_assert_uint_eq(m.sim.eq.count, 1); /* the input poll */
     tcgetattr(STDIN_FILENO, &during);
     ck_assert(!(during.c_lflag & (ICANON | ECHO | ISIG)));
     /* Typed bytes reach the receiver; Ctrl-A Ctrl-A is one Ctrl-A. */
@@ -417,6 +452,25 @@ START_TEST(test_stdio_raw_mode_restored)
     close(saved_stdin);
     close(slave);
     close(master);
+}
+END_TEST
+
+/* stdin on /dev/null has no input: no poll events at all. */
+START_TEST(test_stdin_dev_null_not_polled)
+{
+    int saved_stdin = dup(STDIN_FILENO);
+    int null_fd = open("/dev/null", O_RDONLY);
+    ck_assert_int_ge(null_fd, 0);
+    dup2(null_fd, STDIN_FILENO);
+    struct machine m;
+    machine_init(&m, "stdio", NULL, true);
+    ck_assert_uint_eq(m.sim.eq.count, 0);
+    out8(&m, THR, '.');
+    ck_assert_str_eq(uart16550_output(m.uart), ".");
+    sim_destroy(&m.sim);
+    dup2(saved_stdin, STDIN_FILENO);
+    close(saved_stdin);
+    close(null_fd);
 }
 END_TEST
 
@@ -583,7 +637,9 @@ int main(void)
     tcase_add_test(tc, test_file_backend_and_capture_limit);
     tcase_add_test(tc, test_bad_params);
     tcase_add_test(tc, test_socket_backend);
+    tcase_add_test(tc, test_restore_into_machine_with_input);
     tcase_add_test(tc, test_stdio_raw_mode_restored);
+    tcase_add_test(tc, test_stdin_dev_null_not_polled);
     tcase_add_test(tc, test_fatal_exit_restores_terminal);
     tcase_add_test(tc, test_checkpoint_round_trip);
     tcase_add_test(tc, test_random_accesses);
