@@ -235,7 +235,8 @@ static tick_t char_ticks(const struct uart *u)
     /* In half bits: start, data, parity, and 1, 1.5 (5-bit words) or 2 stop bits. */
     unsigned half_bits = 2 * (1 + data_bits + ((u->lcr >> 3) & 1));
     half_bits += (u->lcr & 4) ? (data_bits == 5 ? 3 : 4) : 2;
-    return (tick_t)half_bits * divisor * 16 * TICKS_PER_S / (2ULL * UART_CLOCK_HZ);
+    /* 128 bits: the slowest frame (divisor 65536) overflows 64-bit picoseconds here. */
+    return (tick_t)((unsigned __int128)half_bits * divisor * 16 * TICKS_PER_S / (2ULL * UART_CLOCK_HZ));
 }
 
 /* now + delay, or TICK_MAX when that is past the end of simulated time. */
