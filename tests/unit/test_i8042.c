@@ -415,6 +415,24 @@ START_TEST(test_checkpoint_round_trip)
 }
 END_TEST
 
+/* A corrupt checkpoint is refused with a message naming what is wrong. */
+START_TEST(test_corrupt_checkpoint_refused)
+{
+    struct machine a, b;
+    machine_init(&a, "exit");
+    struct ser_node *snap = sim_serialize(&a.sim);
+    struct ser_node *n = ser_find_child(ser_find_child(ser_find_child(snap, "objects"), "system"), "i8042");
+    ck_assert_ptr_nonnull(n);
+    ser_put_u64(n, "kbd_pending_cmd", 0x42);
+    machine_init(&b, "exit");
+    ck_assert_int_eq(sim_unserialize(&b.sim, snap), -1);
+    ck_assert_msg(strstr(err_get(), "invalid pending keyboard command 0x42") != NULL, "%s", err_get());
+    ser_node_free(snap);
+    sim_destroy(&a.sim);
+    sim_destroy(&b.sim);
+}
+END_TEST
+
 START_TEST(test_random_accesses)
 {
     struct machine m;
@@ -447,6 +465,7 @@ int main(void)
     tcase_add_test(tc, test_aux_port_without_mouse);
     tcase_add_test(tc, test_linux_probe_sequence);
     tcase_add_test(tc, test_checkpoint_round_trip);
+    tcase_add_test(tc, test_corrupt_checkpoint_refused);
     tcase_add_test(tc, test_random_accesses);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -370,6 +370,24 @@ START_TEST(test_checkpoint_round_trip)
 }
 END_TEST
 
+/* A corrupt checkpoint is refused with a message naming what is wrong. */
+START_TEST(test_corrupt_checkpoint_refused)
+{
+    struct machine a, b;
+    machine_init(&a);
+    struct ser_node *snap = sim_serialize(&a.sim);
+    struct ser_node *n = ser_find_child(ser_find_child(ser_find_child(snap, "objects"), "system"), "rtc");
+    ck_assert_ptr_nonnull(n);
+    ser_put_u64(n, "dow_adjust", 9);
+    machine_init(&b);
+    ck_assert_int_eq(sim_unserialize(&b.sim, snap), -1);
+    ck_assert_msg(strstr(err_get(), "dow_adjust 9") != NULL, "%s", err_get());
+    ser_node_free(snap);
+    sim_destroy(&a.sim);
+    sim_destroy(&b.sim);
+}
+END_TEST
+
 START_TEST(test_random_accesses)
 {
     struct machine m;
@@ -404,6 +422,7 @@ int main(void)
     tcase_add_test(tc, test_set_clock_like_linux);
     tcase_add_test(tc, test_index_and_ram);
     tcase_add_test(tc, test_checkpoint_round_trip);
+    tcase_add_test(tc, test_corrupt_checkpoint_refused);
     tcase_add_test(tc, test_random_accesses);
     suite_add_tcase(s, tc);
     return run_suite(s);

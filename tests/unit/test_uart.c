@@ -577,6 +577,24 @@ START_TEST(test_checkpoint_round_trip)
 }
 END_TEST
 
+/* A corrupt checkpoint is refused with a message naming what is wrong. */
+START_TEST(test_corrupt_checkpoint_refused)
+{
+    struct machine a, b;
+    machine_init(&a, "none", NULL, false);
+    struct ser_node *snap = sim_serialize(&a.sim);
+    struct ser_node *n = ser_find_child(ser_find_child(ser_find_child(snap, "objects"), "system"), "uart0");
+    ck_assert_ptr_nonnull(n);
+    ser_put_u64(n, "rx_count", 17);
+    machine_init(&b, "none", NULL, false);
+    ck_assert_int_eq(sim_unserialize(&b.sim, snap), -1);
+    ck_assert_msg(strstr(err_get(), "RX FIFO state is invalid") != NULL, "%s", err_get());
+    ser_node_free(snap);
+    sim_destroy(&a.sim);
+    sim_destroy(&b.sim);
+}
+END_TEST
+
 START_TEST(test_random_accesses)
 {
     struct machine m;
@@ -642,6 +660,7 @@ int main(void)
     tcase_add_test(tc, test_stdin_dev_null_not_polled);
     tcase_add_test(tc, test_fatal_exit_restores_terminal);
     tcase_add_test(tc, test_checkpoint_round_trip);
+    tcase_add_test(tc, test_corrupt_checkpoint_refused);
     tcase_add_test(tc, test_random_accesses);
     tcase_add_test(tc, test_demo_config);
     suite_add_tcase(s, tc);
