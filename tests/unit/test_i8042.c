@@ -447,6 +447,13 @@ START_TEST(test_random_accesses)
             bus_pio_write(m.bus, port, (uint64_t)random() | (uint64_t)random() << 31, size);
         else
             (void)bus_pio_read(m.bus, port, size);
+        if ((i & 255) == 0) {
+            /* Invariants: never busy, keylock open, IRQ1 only with a keyboard byte. */
+            uint8_t st = status(&m);
+            ck_assert_uint_eq(st & 0x12, 0x10);
+            if (m.sink.level[PC_GSI_KEYBOARD])
+                ck_assert_uint_eq(st & 0x21, 0x01);
+        }
     }
     ck_assert(!m.sim.exit_requested);
     ck_assert_uint_gt(system_of(m.kbc)->resets_requested, 0);

@@ -402,8 +402,16 @@ START_TEST(test_random_accesses)
             bus_pio_write(m.bus, port, (uint64_t)random() | (uint64_t)random() << 31, size);
         else
             (void)bus_pio_read(m.bus, port, size);
-        if ((i & 1023) == 0)
+        if ((i & 1023) == 0) {
             sim_run(&m.sim, sim_now(&m.sim) + (tick_t)(random() % 3000) * TICKS_PER_MS);
+            /* Invariants: VRT set; register C's low nibble zero; IRQF <=> the line. */
+            ck_assert_uint_eq(cmos_read(&m, 0x0D), 0x80);
+            bool line = m.sink.level[PC_GSI_RTC];
+            uint8_t c = cmos_read(&m, 0x0C);
+            ck_assert_uint_eq(c & 0x0F, 0);
+            ck_assert_int_eq(!!(c & 0x80), line);
+            ck_assert(!m.sink.level[PC_GSI_RTC]);
+        }
     }
     sim_destroy(&m.sim);
 }

@@ -609,8 +609,14 @@ START_TEST(test_random_accesses)
             bus_pio_write(m.bus, port, (uint64_t)random() | (uint64_t)random() << 31, size);
         else
             (void)bus_pio_read(m.bus, port, size);
-        if ((i & 255) == 0)
+        if ((i & 255) == 0) {
             run_for(&m, (uint64_t)(random() % 2000) * TICKS_PER_US);
+            /* Invariants: THR always empty, IIR bits 4-5 zero, IER high nibble zero. */
+            ck_assert_uint_eq(in8(&m, LSR) & 0x60, 0x60);
+            ck_assert_uint_eq(in8(&m, IIR) & 0x30, 0);
+            out8(&m, LCR, in8(&m, LCR) & 0x7F);
+            ck_assert_uint_eq(in8(&m, IER) & 0xF0, 0);
+        }
     }
     ck_assert_ptr_nonnull(uart16550_output(m.uart));
     sim_destroy(&m.sim);
