@@ -25,8 +25,8 @@
  * file (output only), socket (a Unix socket listening at `path`; one client
  * at a time, output is dropped while none is connected), none. Input is
  * polled every `poll_us` of simulated time, only while input is possible
- * (a socket backend, or stdin before its end; stdin on /dev/null is never
- * polled).
+ * (a socket backend, or stdin before its end; stdin on /dev/null, or a
+ * terminal the process has in the background, is never polled).
  * `capture` keeps the transmitted text for uart16550_output() (and
  * uart.output(obj) in Lua configs); the capture is host-side output like
  * stdout and is not part of the checkpoint.
@@ -625,7 +625,18 @@ static int open_backend(struct uart *u)
         struct stat st;
         if (fstat(STDIN_FILENO, &st) < 0 || (S_ISCHR(st.st_mode) && !isatty(STDIN_FILENO)))
             u->stdin_eof = true;
-        if (u->raw && isatty(STDIN_FILENO) && enter_raw_mode() < 0)
+        if (!isatty(STDIN_FILENO))
+            return 0;
+        /* A background job reading or reconfiguring its controlling
+         * terminal would be stopped by SIGTTIN/SIGTTOU: leave it alone.
+         * (tcgetpgrp fails on a terminal that is not the controlling one.) */
+        pid_t foreground = tcgetpgrp(STDIN_FILENO);
+        if (foreground >= 0 && foreground != getpgrp()) {
+            log_info("%s: running in the background: no input from the terminal", u->obj.path);
+            u->stdin_eof = true;
+            return 0;
+        }
+        if (u->raw && enter_raw_mode() < 0)
             return -1;
         return 0;
     case BACKEND_FILE:

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -474,6 +475,42 @@ START_TEST(test_stdin_dev_null_not_polled)
 }
 END_TEST
 
+/* A background job must not touch its controlling terminal (SIGTTOU would
+ * stop it): it gets no input and no raw mode. */
+START_TEST(test_background_job_leaves_terminal_alone)
+{
+    int master, slave;
+    ck_assert_int_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* A new session with the pty as its controlling terminal. */
+        if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
+            _exit(5);
+        dup2(slave, STDIN_FILENO);
+        pid_t job = fork();
+        if (job == 0) {
+            setpgid(0, 0); /* a process group that is not the foreground one */
+            struct machine m;
+            machine_init(&m, "stdio", NULL, false);
+            _exit(m.sim.eq.count == 0 ? 0 : 1);
+        }
+        int st;
+        waitpid(job, &st, WUNTRACED);
+        if (WIFSTOPPED(st)) {
+            kill(job, SIGKILL);
+            _exit(3);
+        }
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 4);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
+    close(slave);
+    close(master);
+}
+END_TEST
+
 /* Even a fatal internal error restores the terminal (the log fatal hook). */
 START_TEST(test_fatal_exit_restores_terminal)
 {
@@ -664,6 +701,7 @@ int main(void)
     tcase_add_test(tc, test_restore_into_machine_with_input);
     tcase_add_test(tc, test_stdio_raw_mode_restored);
     tcase_add_test(tc, test_stdin_dev_null_not_polled);
+    tcase_add_test(tc, test_background_job_leaves_terminal_alone);
     tcase_add_test(tc, test_fatal_exit_restores_terminal);
     tcase_add_test(tc, test_checkpoint_round_trip);
     tcase_add_test(tc, test_corrupt_checkpoint_refused);
