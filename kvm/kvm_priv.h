@@ -1,0 +1,99 @@
+/* Internals of the KVM engine shared by its files: the per-simulation VM,
+ * the per-CPU vCPU, state transfer (kvm_state.c) and failure reports
+ * (kvm_report.c). docs/kvm.md explains the choices. */
+#ifndef TANDEM_KVM_KVM_PRIV_H
+#define TANDEM_KVM_KVM_PRIV_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cpu/cpu.h"
+
+/* One VM per System: its vCPUs share the memslots. */
+struct kvm_vm {
+    struct system *system;
+    int fd;
+    unsigned refs;
+    bool exception_payload; /* KVM_CAP_EXCEPTION_PAYLOAD enabled */
+    bool msr_filter;        /* LAPIC MSRs exit to userspace */
+    struct kvm_vm *next;
+};
+
+/* The last exits, for failure reports. */
+#define KVM_EXIT_RING 16
+struct kvm_exit_record {
+    uint32_t reason;
+    uint64_t detail; /* port, guest-physical address or MSR index */
+    tick_t tick;
+};
+
+struct kvm_vcpu {
+    struct kvm_vm *vm;
+    int fd;
+    struct kvm_run *run;
+    size_t run_size;
+    timer_t kick_timer;
+    bool kick_timer_valid;
+    bool has_tsc_offset_attr; /* KVM_VCPU_TSC_OFFSET (exact offsets) */
+    /* An I/O, MMIO or MSR exit whose result KVM applies on the next
+     * KVM_RUN: flushed (immediate_exit) before reading or writing state. */
+    bool completion_pending;
+    bool halted;
+    /* Guest TSC = host TSC * tsc_ratio / 2^32 + kvm_tsc_offset. */
+    uint64_t tsc_ratio;
+    int64_t kvm_tsc_offset;
+    uint64_t host_tsc_khz;
+    /* IA32_APIC_BASE when the machine has no LAPIC model. */
+    uint64_t apic_base;
+    uint8_t cr8_at_entry;
+    struct kvm_exit_record exits[KVM_EXIT_RING];
+    unsigned nexits;
+};
+
+/* Indices into cpu->engine_counters. */
+enum kvm_counter {
+    KVM_STAT_EXITS_IO,
+    KVM_STAT_EXITS_MMIO,
+    KVM_STAT_EXITS_HLT,
+    KVM_STAT_EXITS_IRQ_WINDOW,
+    KVM_STAT_EXITS_INTR,
+    KVM_STAT_EXITS_MSR,
+    KVM_STAT_EXITS_SHUTDOWN,
+    KVM_STAT_EXITS_INTERNAL_ERROR,
+    KVM_STAT_EXITS_OTHER,
+    KVM_STAT_INTERRUPTS,
+    KVM_STAT_NMIS,
+    KVM_STAT_RUN_NS,
+    KVM_STAT_KICKS,
+    KVM_STAT_COUNT,
+};
+_Static_assert(KVM_STAT_COUNT <= CPU_ENGINE_COUNTERS, "cpu.engine_counters too small");
+
+static inline struct kvm_vcpu *kvm_vcpu_of(struct cpu *cpu)
+{
+    return cpu->engine_priv;
+}
+
+/* kvm_state.c */
+int kvm_state_in(struct cpu *cpu);
+int kvm_state_out(struct cpu *cpu);
+/* Makes KVM finish the last exit (I/O data into registers, RIP past the
+ * instruction) without running the guest. 0 or -1 (err_set). */
+int kvm_complete_exit(struct kvm_vcpu *v);
+uint64_t kvm_guest_tsc_now(const struct kvm_vcpu *v);
+/* Sets the guest TSC to value (now); 0 or -1 (err_set). */
+int kvm_set_guest_tsc(struct kvm_vcpu *v, uint64_t value);
+
+/* kvm_report.c */
+const char *kvm_exit_name(uint32_t reason);
+/* Logs the last exits and the instruction at RIP (disassembled). */
+void kvm_report_exits(struct cpu *cpu);
+void kvm_report_instruction(struct cpu *cpu, const struct x86_state *st);
+/* Reads len bytes at a linear address through the guest's page tables.
+ * Returns the number of bytes read (short on a non-present page). */
+size_t kvm_read_guest_linear(struct cpu *cpu, const struct x86_state *st, uint64_t linear,
+                             uint8_t *buf, size_t len);
+
+#endif
