@@ -592,17 +592,32 @@ static int open_socket(struct uart *u)
     }
     strcpy(addr.sun_path, u->path);
     struct stat st;
-    /* A stale socket from an earlier run is replaced; any other file is not. */
+    /* A stale socket from an earlier run is replaced; a live one (something
+     * accepts connections on it) or any other file is not. */
     if (lstat(u->path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             err_set("socket path '%s' exists and is not a socket", u->path);
             return -1;
         }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool live = probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (live) {
+            err_set("socket path '%s' is in use by another process", u->path);
+            return -1;
+        }
         unlink(u->path);
     }
-    u->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (u->listen_fd < 0 || bind(u->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-        listen(u->listen_fd, 1) < 0) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        err_set("cannot create Unix socket '%s': %s", u->path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    u->listen_fd = fd; /* from here on destroy removes the socket file */
+    if (listen(fd, 1) < 0) {
         err_set("cannot listen on Unix socket '%s': %s", u->path, strerror(errno));
         return -1;
     }
@@ -769,8 +784,8 @@ static void uart_destroy(struct sim_object *o)
     struct uart *u = SIM_CAST(struct uart, o);
     if (!u->initialized)
         return; /* an earlier object's init failed before ours ran */
-    if (u->out_file)
-        fclose(u->out_file);
+    if (u->out_file && fclose(u->out_file) != 0)
+        log_error("%s: writing output file '%s' failed: %s", o->path, u->path, strerror(errno));
     close_client(u);
     if (u->listen_fd >= 0) {
         close(u->listen_fd);

@@ -384,6 +384,87 @@ START_TEST(test_socket_backend)
 }
 END_TEST
 
+static int connect_to(const char *path)
+{
+    int c = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    strcpy(addr.sun_path, path);
+    ck_assert_int_eq(connect(c, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    return c;
+}
+
+/* Reads one received byte, polling the socket for up to 200 ms of host time. */
+static uint8_t wait_rx(struct machine *m)
+{
+    for (int i = 0; i < 200 && (in8(m, LSR) & 1) == 0; i++) {
+        usleep(1000);
+        run_for(m, 100 * TICKS_PER_US);
+    }
+    ck_assert_uint_eq(in8(m, LSR) & 1, 1);
+    return in8(m, THR);
+}
+
+START_TEST(test_socket_path_rules_and_reconnect)
+{
+    char *dir = test_tmpdir();
+    char *path, *plain;
+    ck_assert_int_ge(asprintf(&path, "%s/com1.sock", dir), 0);
+    ck_assert_int_ge(asprintf(&plain, "%s/file", dir), 0);
+
+    /* A path holding an ordinary file is refused and left alone. */
+    free(write_temp_file(dir, "file", "keep me"));
+    struct simulation sim;
+    sim_init(&sim);
+    sim_create(&sim, "System", "system");
+    struct sim_object *u = sim_create(&sim, "UART16550", "system.uart0");
+    set_param(u, "backend", "socket");
+    set_param(u, "path", plain);
+    ck_assert_int_eq(sim_instantiate(&sim), -1);
+    ck_assert_ptr_nonnull(strstr(err_get(), "is not a socket"));
+    sim_destroy(&sim);
+    ck_assert_int_eq(access(plain, F_OK), 0);
+
+    /* A stale socket (nobody listening) is replaced. */
+    int stale = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    strcpy(addr.sun_path, path);
+    ck_assert_int_eq(bind(stale, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    close(stale);
+    struct machine m;
+    machine_init(&m, "socket", path, false);
+    out8(&m, LCR, 0x03);
+
+    /* A live one is refused, and stays. */
+    sim_init(&sim);
+    sim_create(&sim, "System", "system");
+    u = sim_create(&sim, "UART16550", "system.uart0");
+    set_param(u, "backend", "socket");
+    set_param(u, "path", path);
+    ck_assert_int_eq(sim_instantiate(&sim), -1);
+    ck_assert_ptr_nonnull(strstr(err_get(), "in use"));
+    sim_destroy(&sim);
+    ck_assert_int_eq(access(path, F_OK), 0);
+
+    /* The refused probe above connected once; a client that leaves makes
+     * room for the next. */
+    int c = connect_to(path);
+    ck_assert_int_eq(write(c, "1", 1), 1);
+    ck_assert_uint_eq(wait_rx(&m), '1');
+    close(c);
+    c = connect_to(path);
+    ck_assert_int_eq(write(c, "2", 1), 1);
+    uint8_t got = wait_rx(&m);
+    ck_assert_uint_eq(got, '2');
+    close(c);
+    sim_destroy(&m.sim);
+    unlink(plain);
+    free(plain);
+    free(path);
+    rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 /* A checkpoint from a machine without input, restored into one with a
  * socket: the restored UART polls its input. */
 START_TEST(test_restore_into_machine_with_input)
@@ -700,6 +781,7 @@ int main(void)
     tcase_add_test(tc, test_file_backend_and_capture_limit);
     tcase_add_test(tc, test_bad_params);
     tcase_add_test(tc, test_socket_backend);
+    tcase_add_test(tc, test_socket_path_rules_and_reconnect);
     tcase_add_test(tc, test_restore_into_machine_with_input);
     tcase_add_test(tc, test_stdio_raw_mode_restored);
     tcase_add_test(tc, test_stdin_dev_null_not_polled);
