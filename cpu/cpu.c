@@ -216,6 +216,86 @@ static void report_and_stop(struct cpu *cpu, int code, const char *what)
     stop_run(cpu, code, what);
 }
 
+/* The engine that executes what the attached engine cannot (DESIGN.md: "A
+ * KVM emulation failure is not fatal: the instruction is handed to the
+ * interpreter and KVM resumes after it"). */
+#define CPU_FALLBACK_ENGINE "interp"
+
+/* Calls fn with the fallback engine made current: its engine_priv swapped
+ * in (attached on first use) and the attached engine's kept aside. */
+static int with_fallback_engine(struct cpu *cpu, const struct cpu_engine_ops *fb,
+                                int (*fn)(struct cpu *cpu, const struct cpu_engine_ops *fb, void *arg),
+                                void *arg)
+{
+    const struct cpu_engine_ops *main_engine = cpu->engine;
+    void *main_priv = cpu->engine_priv;
+    cpu->engine = fb;
+    cpu->engine_priv = cpu->fallback_priv;
+    int rc = 0;
+    if (!cpu->engine_priv && fb->attach(cpu) < 0)
+        rc = -1;
+    if (rc == 0)
+        rc = fn(cpu, fb, arg);
+    cpu->fallback_priv = cpu->engine_priv;
+    cpu->engine = main_engine;
+    cpu->engine_priv = main_priv;
+    return rc;
+}
+
+struct fallback_run {
+    tick_t until, reached;
+    enum cpu_stop why;
+};
+
+static int fallback_step(struct cpu *cpu, const struct cpu_engine_ops *fb, void *arg)
+{
+    struct fallback_run *r = arg;
+    if (fb->state_in(cpu) < 0)
+        return -1;
+    r->why = fb->run(cpu, r->until, &r->reached);
+    return fb->state_out(cpu);
+}
+
+/* The attached engine stopped before an instruction it cannot execute: the
+ * fallback engine executes one instruction (taking any interrupt due at that
+ * boundary first) on the architectural state, then the attached engine
+ * reloads the state and resumes. */
+static enum cpu_stop run_fallback(struct cpu *cpu, tick_t *reached)
+{
+    const struct cpu_engine_ops *fb = cpu_engine_find(CPU_FALLBACK_ENGINE);
+    if (!fb || fb == cpu->engine) {
+        log_error("%s: engine '%s' cannot execute the next instruction and there is no fallback "
+                  "engine", cpu->obj.path, cpu->engine->name);
+        return CPU_STOP_ERROR;
+    }
+    if (cpu_sync_state(cpu) < 0) {
+        log_error("%s: fallback: cannot read the state back from '%s': %s", cpu->obj.path,
+                  cpu->engine->name, err_get());
+        return CPU_STOP_ERROR;
+    }
+    tick_t now = sim_now(cpu->obj.sim);
+    DPRINTF(Cpu, &cpu->obj, "fallback: %s hands rip %#" PRIx64 " (CPL %u) to %s", cpu->engine->name,
+            cpu->state.rip, cpu->state.seg[S_CS].selector & 3, fb->name);
+    struct fallback_run r = {.until = now + cpu->clock.period, .reached = now, .why = CPU_STOP_ERROR};
+    if (with_fallback_engine(cpu, fb, fallback_step, &r) < 0) {
+        log_error("%s: fallback engine '%s' failed: %s", cpu->obj.path, fb->name, err_get());
+        return CPU_STOP_ERROR;
+    }
+    cpu->fallbacks++;
+    /* cpu->state now holds the result; the attached engine reloads it. */
+    cpu->state_in_engine = false;
+    if (r.reached > *reached)
+        *reached = r.reached;
+    return r.why == CPU_STOP_BUDGET ? CPU_STOP_BUDGET : r.why;
+}
+
+static int detach_fallback(struct cpu *cpu, const struct cpu_engine_ops *fb, void *arg)
+{
+    (void)arg;
+    fb->detach(cpu);
+    return 0;
+}
+
 static void cpu_run_event(struct event *ev, void *arg)
 {
     (void)ev;
@@ -234,6 +314,8 @@ static void cpu_run_event(struct event *ev, void *arg)
     tick_t reached = start;
     cpu->in_run = true;
     enum cpu_stop why = cpu->engine->run(cpu, until, &reached);
+    if (why == CPU_STOP_FALLBACK)
+        why = run_fallback(cpu, &reached);
     cpu->in_run = false;
     cpu->yield_request = false;
     if (reached < sim_now(sim))
@@ -269,10 +351,9 @@ static void cpu_run_event(struct event *ev, void *arg)
     case CPU_STOP_SHUTDOWN:
         report_and_stop(cpu, CPU_EXIT_CODE_SHUTDOWN, "triple fault (shutdown)");
         break;
-    case CPU_STOP_FALLBACK:
+    case CPU_STOP_FALLBACK: /* run_fallback turned it into another stop */
         report_and_stop(cpu, CPU_EXIT_CODE_FALLBACK,
-                        "the engine cannot execute the next instruction and no fallback "
-                        "engine is available");
+                        "the fallback engine cannot execute the next instruction either");
         break;
     case CPU_STOP_ERROR:
         report_and_stop(cpu, CPU_EXIT_CODE_ERROR, "the engine failed");
@@ -313,6 +394,8 @@ static int cpu_init(struct sim_object *o)
     stats_add_counter(o, "cycles", &cpu->cycles, "cycle", "Cycles not halted");
     stats_add_ratio(o, "ipc", &cpu->insts, &cpu->cycles, "inst/cycle", "Instructions per cycle");
     stats_add_counter(o, "haltedTicks", &cpu->halted_ticks, "tick", "Simulated time spent halted");
+    stats_add_counter(o, "engineFallbacks", &cpu->fallbacks, "count",
+                      "Instructions the attached engine handed to the fallback engine");
     sim_add_inst_counter(o->sim, &cpu->insts);
     return 0;
 }
@@ -350,6 +433,7 @@ static void cpu_serialize(struct sim_object *o, struct ser_node *n)
     SER_PUT(n, cpu, insts);
     SER_PUT(n, cpu, cycles);
     SER_PUT(n, cpu, halted_ticks);
+    SER_PUT(n, cpu, fallbacks);
     SER_PUT(n, cpu, busy_ticks);
     SER_PUT(n, cpu, sleeping);
     SER_PUT(n, cpu, sleep_start);
@@ -369,7 +453,7 @@ static int cpu_unserialize(struct sim_object *o, struct ser_node *n)
         return -1;
     cpu->state_in_engine = false;
     if (SER_GET(n, cpu, insts) < 0 || SER_GET(n, cpu, cycles) < 0 ||
-        SER_GET(n, cpu, halted_ticks) < 0 || SER_GET(n, cpu, busy_ticks) < 0 ||
+        SER_GET(n, cpu, halted_ticks) < 0 || SER_GET(n, cpu, fallbacks) < 0 || SER_GET(n, cpu, busy_ticks) < 0 ||
         SER_GET(n, cpu, sleeping) < 0 || SER_GET(n, cpu, sleep_start) < 0 ||
         SER_GET_ARRAY(n, cpu, engine_counters) < 0)
         return -1;
@@ -383,6 +467,7 @@ static void cpu_reset_stats(struct sim_object *o)
     cpu->cycles = 0;
     cpu->busy_ticks = 0;
     cpu->halted_ticks = 0;
+    cpu->fallbacks = 0;
     memset(cpu->engine_counters, 0, sizeof(cpu->engine_counters));
     if (cpu->sleeping)
         cpu->sleep_start = sim_now(o->sim);
@@ -397,6 +482,8 @@ static void cpu_destroy(struct sim_object *o)
         eq_deschedule(&o->sim->eq, &cpu->run_event);
     if (cpu->engine)
         cpu->engine->detach(cpu);
+    if (cpu->fallback_priv)
+        with_fallback_engine(cpu, cpu_engine_find(CPU_FALLBACK_ENGINE), detach_fallback, NULL);
 }
 
 static const struct param_desc cpu_params[] = {

@@ -83,6 +83,12 @@ struct cpu {
      * engine registers its counters once per CPU (first attach). */
     uint64_t engine_counters[CPU_ENGINE_COUNTERS];
 
+    /* KVM-style fallback (cpu/cpu.c): an interpreter instance kept next to
+     * the attached engine, which executes the instructions that engine
+     * cannot; its engine_priv while not in use. */
+    void *fallback_priv;
+    uint64_t fallbacks;  /* instructions handed to the fallback engine */
+
     uint64_t insts;      /* instructions retired (all engines) */
     uint64_t cycles;
     uint64_t halted_ticks;

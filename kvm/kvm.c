@@ -594,6 +594,11 @@ static enum cpu_stop report_internal_error(struct cpu *cpu, struct kvm_vcpu *v)
     static const char *const sub[] = {"", "emulation failure", "simultaneous exceptions",
                                       "delivery event", "unexpected exit reason"};
     uint32_t s = run->internal.suberror;
+    if (s == KVM_INTERNAL_ERROR_EMULATION) {
+        /* Not fatal: the CPU hands the instruction to its fallback engine. */
+        DPRINTF(Kvm, &cpu->obj, "emulation failure: the instruction goes to the fallback engine");
+        return CPU_STOP_FALLBACK;
+    }
     log_error("%s: KVM internal error %u (%s) with %u data words:", cpu->obj.path, s,
               s < sizeof(sub) / sizeof(sub[0]) ? sub[s] : "unknown", run->internal.ndata);
     for (uint32_t i = 0; i < run->internal.ndata && i < 16; i++)
@@ -604,8 +609,6 @@ static enum cpu_stop report_internal_error(struct cpu *cpu, struct kvm_vcpu *v)
     else
         log_error("  (registers unavailable: %s)", strerror(errno));
     kvm_report_exits(cpu);
-    if (s == KVM_INTERNAL_ERROR_EMULATION)
-        return CPU_STOP_FALLBACK;
     return CPU_STOP_ERROR;
 }
 

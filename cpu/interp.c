@@ -1,0 +1,300 @@
+/* Interpreter core: the run loop, the decoded-instruction cache, the soft
+ * TLB, slow memory paths and exception exit. Instruction semantics live in
+ * cpu/exec_*.c. */
+#include "cpu/interp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/interp_priv.h"
+#include "sim/object.h"
+
+x86_exec_fn interp_map1[256];
+x86_exec_fn interp_map0f[256];
+
+static void register_handlers(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    exec_int_register();
+    exec_ctl_register();
+    exec_str_register();
+}
+
+bool interp_select(struct decoded_insn *in)
+{
+    register_handlers();
+    x86_exec_fn fn = NULL;
+    if (in->map == MAP_1B)
+        fn = interp_map1[in->opcode];
+    else if (in->map == MAP_0F)
+        fn = interp_map0f[in->opcode];
+    in->exec = fn;
+    return fn != NULL;
+}
+
+void interp_tlb_flush(struct interp *ip)
+{
+    for (unsigned i = 0; i < INTERP_TLB_SIZE; i++) {
+        ip->tlb[i].read_page = ip->tlb[i].write_page = ip->tlb[i].exec_page = 1;
+        ip->tlb[i].addend = 0;
+    }
+}
+
+void interp_state_changed(struct interp *ip)
+{
+    const struct x86_state *s = ip->s;
+    if ((s->msr.efer & X86_EFER_LMA) && s->seg[S_CS].l)
+        ip->mode = X86_MODE_64;
+    else
+        ip->mode = s->seg[S_CS].db ? X86_MODE_32 : X86_MODE_16;
+    interp_tlb_flush(ip);
+}
+
+int interp_init(struct interp *ip, struct x86_state *s, const struct interp_mem_ops *mem)
+{
+    if (!mem || !mem->translate) {
+        err_set("interp: no memory translate hook given");
+        return -1;
+    }
+    memset(ip, 0, sizeof(*ip));
+    ip->s = s;
+    ip->mem = *mem;
+    ip->icache = calloc(INTERP_ICACHE_SIZE, sizeof(*ip->icache));
+    if (!ip->icache) {
+        err_set("interp: cannot allocate the decoded-instruction cache");
+        return -1;
+    }
+    for (unsigned i = 0; i < INTERP_ICACHE_SIZE; i++)
+        ip->icache[i].in.len = 0;
+    register_handlers();
+    interp_state_changed(ip);
+    return 0;
+}
+
+void interp_destroy(struct interp *ip)
+{
+    free(ip->icache);
+    ip->icache = NULL;
+}
+
+_Noreturn void interp_raise(struct interp *ip, uint8_t vector, bool has_error, uint32_t error)
+{
+    struct x86_events *ev = &ip->s->ev;
+    ev->exception_pending = true;
+    ev->exception_vector = vector;
+    ev->exception_has_error = has_error;
+    ev->exception_error = error;
+    ev->exception_has_payload = false;
+    ip->stop = INTERP_STOP_EXCEPTION;
+    longjmp(ip->exc_jump, 1);
+}
+
+static _Noreturn void raise_fault(struct interp *ip, const struct interp_fault *f)
+{
+    if (f->vector == X86_PF) {
+        ip->s->ev.exception_payload = f->address;
+        ip->s->cr2 = f->address;
+    }
+    interp_raise(ip, f->vector, f->has_error, f->error);
+}
+
+_Noreturn void interp_unsupported(struct interp *ip)
+{
+    ip->stop = INTERP_STOP_UNSUPPORTED;
+    longjmp(ip->exc_jump, 1);
+}
+
+static bool canonical(uint64_t la)
+{
+    return (uint64_t)((int64_t)(la << 16) >> 16) == la;
+}
+
+/* Translates la's page for `access` and caches it; returns the entry. */
+static struct interp_tlb_entry *tlb_fill(struct interp *ip, uint64_t la, unsigned access)
+{
+    if (ip->mode == X86_MODE_64 && !canonical(la))
+        interp_raise(ip, X86_GP, true, 0);
+    uint64_t page = la & ~0xfffull;
+    struct interp_fault f = {0};
+    uint8_t *h = ip->mem.translate(ip->mem.opaque, la, access, &f);
+    if (!h && f.vector == INTERP_FAULT_MMIO && ip->mem.mmio_read) {
+        if (access & ACC_EXEC)
+            interp_unsupported(ip);
+        return NULL;
+    }
+    if (!h)
+        raise_fault(ip, &f);
+    struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
+    uintptr_t addend = (uintptr_t)h - (uintptr_t)la;
+    if (e->addend != addend || (e->read_page != page && e->write_page != page && e->exec_page != page))
+        e->read_page = e->write_page = e->exec_page = 1;
+    e->addend = addend;
+    if (access & ACC_WRITE)
+        e->write_page = e->read_page = page;
+    else if (access & ACC_EXEC)
+        e->exec_page = page;
+    else
+        e->read_page = page;
+    return e;
+}
+
+static uint8_t *byte_ptr(struct interp *ip, uint64_t la, unsigned access)
+{
+    struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
+    uint64_t page = la & ~0xfffull;
+    uint64_t tag = access == ACC_WRITE ? e->write_page : access == ACC_EXEC ? e->exec_page : e->read_page;
+    if (tag != page)
+        e = tlb_fill(ip, la, access);
+    return e ? (uint8_t *)(uintptr_t)(la + e->addend) : NULL;
+}
+
+/* Bytes [la, la+len) of one page that is device memory, for accesses that
+ * cross into or out of it: byte by byte, as the bus splits them too. */
+static void mmio_read_bytes(struct interp *ip, uint64_t la, uint8_t *buf, unsigned len)
+{
+    for (unsigned i = 0; i < len; i++)
+        buf[i] = (uint8_t)ip->mem.mmio_read(ip->mem.opaque, la + i, 1);
+}
+
+static void mmio_write_bytes(struct interp *ip, uint64_t la, const uint8_t *buf, unsigned len)
+{
+    for (unsigned i = 0; i < len; i++)
+        ip->mem.mmio_write(ip->mem.opaque, la + i, 1, buf[i]);
+}
+
+uint8_t *interp_host_ptr(struct interp *ip, uint64_t la, unsigned size, unsigned access)
+{
+    if ((la & 0xfff) + size > 4096)
+        return NULL;
+    return byte_ptr(ip, la, access);
+}
+
+/* Reads (or, with ACC_WRITE, probes for writing) an access that missed the
+ * TLB or crosses a page. Both pages are translated before any byte moves. */
+uint64_t interp_read_slow(struct interp *ip, uint64_t la, unsigned size, unsigned access)
+{
+    unsigned first = 4096 - (unsigned)(la & 0xfff);
+    if (first >= size) {
+        const uint8_t *p = byte_ptr(ip, la, access);
+        if (p)
+            return load_n(p, size);
+        return access == ACC_WRITE ? 0 : ip->mem.mmio_read(ip->mem.opaque, la, size);
+    }
+    uint8_t *p0 = byte_ptr(ip, la, access);
+    uint8_t *p1 = byte_ptr(ip, la + first, access);
+    if (access == ACC_WRITE)
+        return 0; /* a probe: both pages are writable */
+    uint8_t buf[16];
+    if (p0)
+        memcpy(buf, p0, first);
+    else
+        mmio_read_bytes(ip, la, buf, first);
+    if (p1)
+        memcpy(buf + first, p1, size - first);
+    else
+        mmio_read_bytes(ip, la + first, buf + first, size - first);
+    return load_n(buf, size);
+}
+
+void interp_write_slow(struct interp *ip, uint64_t la, unsigned size, uint64_t v)
+{
+    unsigned first = 4096 - (unsigned)(la & 0xfff);
+    if (first >= size) {
+        uint8_t *p = byte_ptr(ip, la, ACC_WRITE);
+        if (p)
+            store_n(p, size, v);
+        else
+            ip->mem.mmio_write(ip->mem.opaque, la, size, v);
+        return;
+    }
+    uint8_t *p0 = byte_ptr(ip, la, ACC_WRITE);
+    uint8_t *p1 = byte_ptr(ip, la + first, ACC_WRITE);
+    uint8_t buf[16];
+    store_n(buf, size, v);
+    if (p0)
+        memcpy(p0, buf, first);
+    else
+        mmio_write_bytes(ip, la, buf, first);
+    if (p1)
+        memcpy(p1, buf + first, size - first);
+    else
+        mmio_write_bytes(ip, la + first, buf + first, size - first);
+}
+
+static _Noreturn void raise_decode(struct interp *ip, enum decode_status st)
+{
+    if (st == DECODE_TOO_LONG)
+        interp_raise(ip, X86_GP, true, 0);
+    interp_raise(ip, X86_UD, false, 0);
+}
+
+/* Decodes an instruction that crosses into the next page, fetching that
+ * page only if the decoder needs its bytes. */
+static const struct decoded_insn *decode_crossing(struct interp *ip, uint64_t la, const uint8_t *p,
+                                                  struct decoded_insn *out)
+{
+    unsigned first = 4096 - (unsigned)(la & 0xfff);
+    enum decode_status st = x86_decode(p, first, ip->mode, out);
+    if (st == DECODE_TRUNCATED) {
+        uint8_t buf[X86_MAX_INSN_LEN];
+        memcpy(buf, p, first);
+        const uint8_t *p1 = byte_ptr(ip, la + first, ACC_EXEC);
+        memcpy(buf + first, p1, X86_MAX_INSN_LEN - first);
+        st = x86_decode(buf, X86_MAX_INSN_LEN, ip->mode, out);
+    }
+    if (st != DECODE_OK)
+        raise_decode(ip, st);
+    if (!interp_select(out))
+        interp_raise(ip, X86_UD, false, 0);
+    return out;
+}
+
+/* The decoded instruction at RIP: from the cache when its bytes still
+ * match memory, else decoded now. */
+static const struct decoded_insn *fetch(struct interp *ip, struct decoded_insn *scratch)
+{
+    uint64_t rip = ip->s->rip;
+    uint64_t la = ip->mode == X86_MODE_64 ? rip : addr_trunc(rip, 4) + ip->s->seg[S_CS].base;
+    struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
+    if (UNLIKELY(e->exec_page != (la & ~0xfffull)))
+        e = tlb_fill(ip, la, ACC_EXEC);
+    const uint8_t *p = (const uint8_t *)(uintptr_t)(la + e->addend);
+    unsigned room = 4096 - (unsigned)(la & 0xfff);
+    struct interp_icache_entry *c = &ip->icache[(la ^ (la >> 11)) & (INTERP_ICACHE_SIZE - 1)];
+    if (LIKELY(c->rip == la && c->in.len && c->mode == ip->mode && c->in.len <= room &&
+               memcmp(c->bytes, p, c->in.len) == 0))
+        return &c->in;
+    if (room < X86_MAX_INSN_LEN)
+        return decode_crossing(ip, la, p, scratch);
+    enum decode_status st = x86_decode(p, X86_MAX_INSN_LEN, ip->mode, &c->in);
+    if (st != DECODE_OK || !interp_select(&c->in)) {
+        c->in.len = 0;
+        raise_decode(ip, st == DECODE_OK ? DECODE_UD : st);
+    }
+    c->rip = la;
+    c->mode = (uint8_t)ip->mode;
+    memcpy(c->bytes, p, c->in.len);
+    return &c->in;
+}
+
+enum interp_stop interp_run(struct interp *ip, uint64_t count)
+{
+    uint64_t target = ip->insts + count;
+    struct decoded_insn scratch;
+    ip->stop = INTERP_STOP_COUNT;
+    if (setjmp(ip->exc_jump))
+        return ip->stop;
+    struct x86_state *s = ip->s;
+    while (ip->insts < target) {
+        const struct decoded_insn *in = fetch(ip, &scratch);
+        uint64_t next = s->rip + in->len;
+        ip->next_rip = ip->mode == X86_MODE_64 ? next : ip->mode == X86_MODE_32 ? (uint32_t)next : (uint16_t)next;
+        in->exec(ip, in);
+        s->rip = ip->next_rip;
+        ip->insts++;
+    }
+    return INTERP_STOP_COUNT;
+}

@@ -1,0 +1,114 @@
+/* The interpreter engine: executes x86-64 instructions on a struct x86_state
+ * (cpu/state.h). Memory is reached through a translate hook that turns a
+ * linear address into a host pointer or a fault; the result is cached in a
+ * direct-mapped software TLB. Decoded instructions are cached by linear
+ * address and revalidated by comparing their bytes with memory (safe against
+ * self-modifying code and remapping without write tracking).
+ * docs/interpreter.md describes the design and what is implemented. */
+#ifndef TANDEM_CPU_INTERP_H
+#define TANDEM_CPU_INTERP_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/decode.h"
+#include "cpu/state.h"
+
+enum interp_access { ACC_READ = 1, ACC_WRITE = 2, ACC_EXEC = 4 };
+
+/* A failed translation, in the exception's terms. */
+struct interp_fault {
+    uint8_t vector;    /* X86_PF, X86_GP, ... */
+    bool has_error;
+    uint32_t error;
+    uint64_t address;  /* CR2 for #PF */
+};
+
+struct interp_mem_ops {
+    /* Host pointer to the byte at linear address `la` for `access` (one of
+     * ACC_*); the pointer stays valid, with the same permission, up to the
+     * end of la's 4 KiB page, and may be cached in the TLB until
+     * interp_tlb_flush. NULL: *fault says which exception to raise. The
+     * page walk of the system part plugs in here. */
+    uint8_t *(*translate)(void *opaque, uint64_t la, unsigned access, struct interp_fault *fault);
+    void *opaque;
+    /* Optional, for full-system engines: a translate that sets
+     * fault->vector = INTERP_FAULT_MMIO says la's page is device memory (never
+     * cached); the interpreter then moves each access of 1..8 bytes through
+     * these. Instruction fetch from such a page stops the run with
+     * INTERP_STOP_UNSUPPORTED. */
+    uint64_t (*mmio_read)(void *opaque, uint64_t la, unsigned size);
+    void (*mmio_write)(void *opaque, uint64_t la, unsigned size, uint64_t value);
+};
+
+/* interp_fault.vector value for "device memory" (not an x86 vector). */
+#define INTERP_FAULT_MMIO 0xff
+
+/* Why interp_run returned. */
+enum interp_stop {
+    INTERP_STOP_COUNT,     /* executed the requested number of instructions, or a POPF
+                              that set TF (the caller single-steps from there) */
+    INTERP_STOP_EXCEPTION, /* an exception is in state->ev (not delivered: the user-level engine
+                              has no IDT; the system part delivers it) */
+    INTERP_STOP_HALT,      /* HLT */
+    INTERP_STOP_UNSUPPORTED, /* a system instruction this engine does not implement yet: state
+                                is before it */
+};
+
+#define INTERP_TLB_SIZE 256
+#define INTERP_ICACHE_SIZE 8192
+
+struct interp_tlb_entry {
+    uint64_t read_page, write_page, exec_page; /* page-aligned linear address, or 1 (invalid) */
+    uintptr_t addend;                          /* host = la + addend */
+};
+
+struct interp_icache_entry {
+    uint64_t rip;
+    uint8_t mode;
+    struct decoded_insn in;
+    uint8_t bytes[X86_MAX_INSN_LEN];
+};
+
+struct interp {
+    struct x86_state *s;
+    struct interp_mem_ops mem;
+    enum x86_mode mode;
+    unsigned apic_id;
+    /* Guest TSC source (simulated time); NULL reads tsc_offset only. */
+    uint64_t (*read_tsc)(void *opaque);
+    void *tsc_opaque;
+    /* Set by handlers: the RIP after this instruction. */
+    uint64_t next_rip;
+    enum interp_stop stop;
+    uint64_t insts; /* instructions retired */
+    /* Set by INT n / INT3 / INT1 just before they raise their vector: the
+     * opcode (0xcd, 0xcc, 0xf1), so a system part can deliver them as software
+     * events. The caller clears it before interp_run; 0 means a fault. */
+    uint8_t soft_int_opcode;
+    jmp_buf exc_jump;
+    struct interp_tlb_entry tlb[INTERP_TLB_SIZE];
+    struct interp_icache_entry *icache; /* INTERP_ICACHE_SIZE entries */
+};
+
+/* 0, or -1 with err_set. */
+int interp_init(struct interp *ip, struct x86_state *s, const struct interp_mem_ops *mem);
+void interp_destroy(struct interp *ip);
+/* Recomputes the decode mode from CS/EFER (after the state changed under
+ * the engine) and drops cached translations. */
+void interp_state_changed(struct interp *ip);
+void interp_tlb_flush(struct interp *ip);
+/* Executes up to `count` instructions. */
+enum interp_stop interp_run(struct interp *ip, uint64_t count);
+
+/* The one exit for exceptions: records the exception in state->ev, leaves
+ * RIP at the faulting instruction and unwinds to interp_run. The system part
+ * turns this into IDT delivery. */
+_Noreturn void interp_raise(struct interp *ip, uint8_t vector, bool has_error, uint32_t error);
+
+/* Selects the handler for a decoded instruction; false: #UD (undefined here
+ * or not implemented by this engine). */
+bool interp_select(struct decoded_insn *in);
+
+#endif
