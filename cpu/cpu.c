@@ -23,7 +23,7 @@ DEBUG_FLAG_DEFINE(Cpu, "CPU run batches, halts, wake-ups and engine switches");
 
 /* A CPU never runs more than this much simulated time in one batch, even with
  * no event pending, so tick limits and progress lines stay responsive. */
-#define CPU_MAX_QUANTUM (1 * TICKS_PER_MS)
+#define CPU_MAX_QUANTUM (10 * TICKS_PER_MS)
 
 #define CPU_MAX_ENGINES 8
 static const struct cpu_engine_ops *engines[CPU_MAX_ENGINES];

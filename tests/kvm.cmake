@@ -12,3 +12,7 @@ foreach(src ${KVM_TESTS})
   set_tests_properties(${name} PROPERTIES LABELS kvm SKIP_RETURN_CODE 77
     ENVIRONMENT "CK_DEFAULT_TIMEOUT=60")
 endforeach()
+
+# bench/kvm-native builds and runs this (a benchmark, never a test).
+add_executable(kvm_native_bench ${CMAKE_SOURCE_DIR}/bench/kvm_native.c)
+target_link_libraries(kvm_native_bench PRIVATE tandem_core)

@@ -143,10 +143,10 @@ START_TEST(runs_up_to_the_next_event)
     event_init(&dev, "device", EVPRI_DEVICE, noop_event, NULL);
     sim_schedule(&sim, &dev, 10 * TICKS_PER_US);
     sim_run(&sim, 10 * TICKS_PER_US + 1);
-    /* First batch stops at the device event, the next one at the 1 ms cap. */
+    /* First batch stops at the device event, the next one at the 10 ms cap. */
     ck_assert_uint_ge(runs, 2);
-    ck_assert_uint_eq(last_until, 10 * TICKS_PER_US + TICKS_PER_MS);
-    tick_t ran = 10 * TICKS_PER_US + TICKS_PER_MS;
+    ck_assert_uint_eq(last_until, 10 * TICKS_PER_US + 10 * TICKS_PER_MS);
+    tick_t ran = 10 * TICKS_PER_US + 10 * TICKS_PER_MS;
     ck_assert_uint_eq(cpu->insts, ran / 500);
     ck_assert_uint_eq(cpu->cycles, ran / cpu->clock.period);
     ck_assert(cpu->state_in_engine);
