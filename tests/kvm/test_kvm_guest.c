@@ -75,6 +75,27 @@ static const uint8_t guest64[] = {
 #define CPUID_TEST 0x56
 #define CX16_TEST 0x81
 
+/* LAPIC MSRs through the filter, and #GP for an MSR outside the model. */
+static const uint8_t guest_msr[] = {
+    0xb9, 0x1b, 0x00, 0x00, 0x00,             /* mov $0x1b,%ecx (IA32_APIC_BASE) */
+    0x0f, 0x32,                               /* rdmsr */
+    0x89, 0x04, 0x25, 0x00, 0x50, 0x00, 0x00, /* mov %eax,0x5000 */
+    0x0f, 0x31,                               /* rdtsc */
+    0x05, 0x80, 0x84, 0x1e, 0x00,             /* add $2000000,%eax (1 ms at 2 GHz) */
+    0x83, 0xd2, 0x00,                         /* adc $0,%edx */
+    0xb9, 0xe0, 0x06, 0x00, 0x00,             /* mov $0x6e0,%ecx (IA32_TSC_DEADLINE) */
+    0x0f, 0x30,                               /* wrmsr */
+    0x0f, 0x01, 0x1c, 0x25, 0x00, 0x70, 0x00, 0x00, /* lidt 0x7000 */
+    0xb9, 0x3a, 0x00, 0x00, 0x00,             /* mov $0x3a,%ecx (not in the model) */
+    0x0f, 0x32,                               /* rdmsr -> #GP */
+    0xf4,                                     /* hlt (not reached) */
+    /* 0x2f gp_handler: */
+    0x66, 0xba, 0x13, 0x07,                   /* mov $0x713,%dx */
+    0xee,                                     /* out %al,(%dx) */
+    0xf4,                                     /* hlt */
+};
+#define GP_HANDLER 0x2f
+
 /* 16-bit real-mode code. */
 static const uint8_t guest16[] = {
     0xba, 0x10, 0x07, /* mov $0x710,%dx */
@@ -183,6 +204,25 @@ START_TEST(interrupt_from_the_lapic_interface_runs_the_handler)
 }
 END_TEST
 
+START_TEST(lapic_msrs_reach_the_lapic_and_others_fault)
+{
+    struct kvm_machine m;
+    machine_init(&m, true);
+    machine_load_long_mode(&m, guest_msr, sizeof(guest_msr), 0, 0);
+    machine_set_gate(&m, X86_GP, GP_HANDLER);
+    sim_run(&m.sim, TICKS_PER_S);
+    ck_assert(m.cpu->sleeping);
+    uint32_t base;
+    memcpy(&base, guest_ptr(&m, 0x5000), 4);
+    ck_assert_uint_eq(base, 0xfee00900); /* the fake LAPIC's value, not KVM's */
+    ck_assert_uint_ge(m.lapic.deadline, TICKS_PER_MS);
+    ck_assert_uint_le(m.lapic.deadline, sim_now(&m.sim) + TICKS_PER_MS);
+    ck_assert_uint_eq(m.io.n, 1); /* the #GP handler's out to 0x713 */
+    ck_assert(!m.io.ops[0].mmio && m.io.ops[0].write && m.io.ops[0].addr == 3);
+    machine_destroy(&m);
+}
+END_TEST
+
 static void stop_event(struct event *ev, void *arg)
 {
     (void)ev;
@@ -287,6 +327,7 @@ int main(void)
     tcase_add_test(tc, long_mode_port_io_mmio_and_hlt);
     tcase_add_test(tc, real_mode_port_io);
     tcase_add_test(tc, interrupt_from_the_lapic_interface_runs_the_handler);
+    tcase_add_test(tc, lapic_msrs_reach_the_lapic_and_others_fault);
     tcase_add_test(tc, kick_leaves_kvm_run_when_an_event_is_due);
     tcase_add_test(tc, guest_cpuid_is_the_model);
     tcase_add_test(tc, unemulatable_instruction_is_reported_with_disassembly);
