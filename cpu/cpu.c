@@ -149,14 +149,19 @@ void cpu_advance_time(struct cpu *cpu, tick_t t)
         q->now = t;
 }
 
-static void wake(struct cpu *cpu)
+/* Ends a halt: the time since it began counts as halted. */
+static void end_sleep(struct cpu *cpu)
 {
-    struct simulation *sim = cpu->obj.sim;
-    tick_t now = sim_now(sim);
+    tick_t now = sim_now(cpu->obj.sim);
     cpu->halted_ticks += now - cpu->sleep_start;
     cpu->sleeping = false;
-    DPRINTF(Cpu, &cpu->obj, "woken after %" PRIu64 " ticks halted", now - cpu->sleep_start);
-    eq_reschedule(&sim->eq, &cpu->run_event, now);
+    DPRINTF(Cpu, &cpu->obj, "awake after %" PRIu64 " ticks halted", now - cpu->sleep_start);
+}
+
+static void wake(struct cpu *cpu)
+{
+    end_sleep(cpu);
+    eq_reschedule(&cpu->obj.sim->eq, &cpu->run_event, sim_now(cpu->obj.sim));
 }
 
 void cpu_notify_interrupt(void *opaque)
@@ -222,6 +227,8 @@ static void cpu_run_event(struct event *ev, void *arg)
     struct cpu *cpu = arg;
     struct simulation *sim = cpu->obj.sim;
     tick_t start = sim_now(sim);
+    if (cpu->sleeping)
+        end_sleep(cpu);
     if (load_engine_state(cpu) < 0) {
         log_error("%s: engine '%s' cannot load the state: %s", cpu->obj.path, cpu->engine->name,
                   err_get());
@@ -256,12 +263,17 @@ static void cpu_run_event(struct event *ev, void *arg)
     case CPU_STOP_BUDGET:
         eq_schedule(&sim->eq, &cpu->run_event, reached > min_next ? reached : min_next);
         break;
-    case CPU_STOP_HALT:
-        /* Sleep without an event: only the LAPIC's notify wakes the CPU. */
+    case CPU_STOP_HALT: {
+        /* Sleep until the LAPIC's notify, or look again at the next event
+         * (whatever it changes); with no event pending, nothing runs. */
         DPRINTF(Cpu, &cpu->obj, "halted at %" PRIu64, reached);
         cpu->sleeping = true;
         cpu->sleep_start = reached;
+        tick_t next = eq_next_tick(&sim->eq);
+        if (next != TICK_MAX)
+            eq_schedule(&sim->eq, &cpu->run_event, next > reached ? next : reached);
         break;
+    }
     case CPU_STOP_EXIT:
         /* The run loop stops before servicing it; a resumed run continues. */
         eq_schedule(&sim->eq, &cpu->run_event, reached > min_next ? reached : min_next);

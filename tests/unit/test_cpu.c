@@ -167,11 +167,25 @@ START_TEST(halted_cpu_sleeps_until_notified)
     sim_run(&sim, 100 * TICKS_PER_US);
     ck_assert_uint_eq(runs, 1); /* no spinning while halted */
     ck_assert(cpu->sleeping);
-    ck_assert(!event_scheduled(&cpu->run_event));
+    ck_assert_uint_eq(cpu->run_event.when, 100 * TICKS_PER_US); /* looks again then */
     sim_run(&sim, 100 * TICKS_PER_US + 1);
     ck_assert(!cpu->sleeping);
     ck_assert_uint_eq(cpu->halted_ticks, 100 * TICKS_PER_US);
     ck_assert_uint_eq(runs, 2);
+    sim_destroy(&sim);
+}
+END_TEST
+
+START_TEST(halted_cpu_without_events_does_not_run)
+{
+    struct simulation sim;
+    struct cpu *cpu = make_machine(&sim, "test-a");
+    ck_assert_int_eq(sim_instantiate(&sim), 0);
+    script = RUN_HALT;
+    ck_assert_str_eq(sim_run(&sim, TICKS_PER_S), "no more events");
+    ck_assert_uint_eq(runs, 1);
+    ck_assert(cpu->sleeping);
+    ck_assert(!event_scheduled(&cpu->run_event));
     sim_destroy(&sim);
 }
 END_TEST
@@ -256,6 +270,7 @@ int main(void)
     tcase_add_test(tc, unknown_engine_is_a_clear_error);
     tcase_add_test(tc, runs_up_to_the_next_event);
     tcase_add_test(tc, halted_cpu_sleeps_until_notified);
+    tcase_add_test(tc, halted_cpu_without_events_does_not_run);
     tcase_add_test(tc, switch_carries_the_state);
     tcase_add_test(tc, switch_requested_during_a_run_happens_after_it);
     tcase_add_test(tc, shutdown_ends_the_run_with_an_error);
