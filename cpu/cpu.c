@@ -145,6 +145,8 @@ void cpu_advance_time(struct cpu *cpu, tick_t t)
     tick_t next = eq_next_tick(q);
     if (t > next)
         t = next;
+    if (t > cpu->obj.sim->run_until)
+        t = cpu->obj.sim->run_until;
     if (t > q->now)
         q->now = t;
 }
@@ -199,9 +201,11 @@ void cpu_report_state(const struct cpu *cpu, const struct x86_state *st)
     log_error("  cr0 %08" PRIx64 " cr2 %016" PRIx64 " cr3 %016" PRIx64 " cr4 %08" PRIx64
               " cr8 %" PRIx64 " efer %" PRIx64,
               st->cr0, st->cr2, st->cr3, st->cr4, st->cr8, st->msr.efer);
-    if (st->ev.exception_pending)
-        log_error("  pending exception %u (error %#x%s)", st->ev.exception_vector,
-                  st->ev.exception_error, st->ev.exception_has_error ? "" : ", none");
+    if (st->ev.exception_pending && st->ev.exception_has_error)
+        log_error("  pending exception %u, error code %#x", st->ev.exception_vector,
+                  st->ev.exception_error);
+    else if (st->ev.exception_pending)
+        log_error("  pending exception %u", st->ev.exception_vector);
 }
 
 static void stop_run(struct cpu *cpu, int code, const char *what)
@@ -238,6 +242,8 @@ static void cpu_run_event(struct event *ev, void *arg)
     tick_t until = eq_next_tick(&sim->eq);
     if (until - start > CPU_MAX_QUANTUM)
         until = start + CPU_MAX_QUANTUM;
+    if (until > sim->run_until)
+        until = sim->run_until;
     tick_t reached = start;
     cpu->in_run = true;
     enum cpu_stop why = cpu->engine->run(cpu, until, &reached);

@@ -415,6 +415,7 @@ static void disarm_kick(struct kvm_vcpu *v)
     struct itimerspec its;
     memset(&its, 0, sizeof(its));
     timer_settime(v->kick_timer, 0, &its, NULL);
+    eat_kicks(); /* one that fired after the last exit */
 }
 
 static void record_exit(struct cpu *cpu, struct kvm_vcpu *v, uint64_t detail)

@@ -11,6 +11,7 @@
 #include "cpu/model.h"
 #include "kvm_testlib.h"
 #include "sim/log.h"
+#include "sim/serialize.h"
 #include "testlib.h"
 
 /* 64-bit code; offsets of the entry points below. */
@@ -95,6 +96,12 @@ static const uint8_t guest_msr[] = {
     0xf4,                                     /* hlt */
 };
 #define GP_HANDLER 0x2f
+
+/* Counts in RAX forever. */
+static const uint8_t guest_count[] = {
+    0x48, 0xff, 0xc0, /* 1: inc %rax */
+    0xeb, 0xfb,       /* jmp 1b */
+};
 
 /* 16-bit real-mode code. */
 static const uint8_t guest16[] = {
@@ -252,6 +259,36 @@ START_TEST(kick_leaves_kvm_run_when_an_event_is_due)
 }
 END_TEST
 
+/* A KVM CPU serialized between events resumes in a second machine. */
+START_TEST(checkpointed_kvm_cpu_resumes_elsewhere)
+{
+    struct kvm_machine a, b;
+    machine_init(&a, false);
+    machine_load_long_mode(&a, guest_count, sizeof(guest_count), 0, 0);
+    sim_run(&a.sim, TICKS_PER_MS);
+    ck_assert_uint_eq(sim_now(&a.sim), TICKS_PER_MS);
+    ck_assert_uint_eq(a.cpu->run_event.when, TICKS_PER_MS); /* stopped at the limit */
+    struct ser_node *n = sim_serialize(&a.sim);
+    ck_assert(!a.cpu->state_in_engine); /* serialize pulled the state out */
+    uint64_t count = a.cpu->state.gpr[R_RAX];
+    ck_assert_uint_gt(count, 0);
+    ck_assert_uint_ge(a.cpu->state.rip, TEST_CODE);
+    ck_assert_uint_lt(a.cpu->state.rip, TEST_CODE + sizeof(guest_count));
+
+    machine_init(&b, false);
+    memcpy(b.sys->ram[0].host, a.sys->ram[0].host, b.sys->ram[0].size);
+    ck_assert_msg(sim_unserialize(&b.sim, n) == 0, "%s", err_get());
+    ck_assert_uint_eq(b.cpu->state.gpr[R_RAX], count);
+    ck_assert_uint_eq(sim_now(&b.sim), sim_now(&a.sim));
+    sim_run(&b.sim, sim_now(&b.sim) + 2 * TICKS_PER_MS);
+    ck_assert_int_eq(cpu_sync_state(b.cpu), 0);
+    ck_assert_uint_gt(b.cpu->state.gpr[R_RAX], count);
+    ser_node_free(n);
+    machine_destroy(&a);
+    machine_destroy(&b);
+}
+END_TEST
+
 START_TEST(guest_cpuid_is_the_model)
 {
     struct kvm_machine m;
@@ -329,6 +366,7 @@ int main(void)
     tcase_add_test(tc, interrupt_from_the_lapic_interface_runs_the_handler);
     tcase_add_test(tc, lapic_msrs_reach_the_lapic_and_others_fault);
     tcase_add_test(tc, kick_leaves_kvm_run_when_an_event_is_due);
+    tcase_add_test(tc, checkpointed_kvm_cpu_resumes_elsewhere);
     tcase_add_test(tc, guest_cpuid_is_the_model);
     tcase_add_test(tc, unemulatable_instruction_is_reported_with_disassembly);
     suite_add_tcase(s, tc);

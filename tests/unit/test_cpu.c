@@ -143,15 +143,28 @@ START_TEST(runs_up_to_the_next_event)
     event_init(&dev, "device", EVPRI_DEVICE, noop_event, NULL);
     sim_schedule(&sim, &dev, 10 * TICKS_PER_US);
     sim_run(&sim, 10 * TICKS_PER_US + 1);
-    /* First batch stops at the device event, the next one at the 10 ms cap. */
-    ck_assert_uint_ge(runs, 2);
-    ck_assert_uint_eq(last_until, 10 * TICKS_PER_US + 10 * TICKS_PER_MS);
-    tick_t ran = 10 * TICKS_PER_US + 10 * TICKS_PER_MS;
+    /* First batch stops at the device event, the next one at the run's limit. */
+    ck_assert_uint_eq(runs, 2);
+    ck_assert_uint_eq(last_until, 10 * TICKS_PER_US + 1);
+    ck_assert_uint_eq(sim_now(&sim), 10 * TICKS_PER_US + 1);
+    tick_t ran = 10 * TICKS_PER_US + 1;
     ck_assert_uint_eq(cpu->insts, ran / 500);
     ck_assert_uint_eq(cpu->cycles, ran / cpu->clock.period);
     ck_assert(cpu->state_in_engine);
     sim_destroy(&sim);
     ck_assert_uint_eq(detaches, 1);
+}
+END_TEST
+
+START_TEST(batches_are_capped_without_events)
+{
+    struct simulation sim;
+    make_machine(&sim, "test-a");
+    ck_assert_int_eq(sim_instantiate(&sim), 0);
+    sim_run(&sim, 25 * TICKS_PER_MS);
+    ck_assert_uint_eq(runs, 3); /* 10 ms, 10 ms, 5 ms */
+    ck_assert_uint_eq(last_until, 25 * TICKS_PER_MS);
+    sim_destroy(&sim);
 }
 END_TEST
 
@@ -269,6 +282,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, unknown_engine_is_a_clear_error);
     tcase_add_test(tc, runs_up_to_the_next_event);
+    tcase_add_test(tc, batches_are_capped_without_events);
     tcase_add_test(tc, halted_cpu_sleeps_until_notified);
     tcase_add_test(tc, halted_cpu_without_events_does_not_run);
     tcase_add_test(tc, switch_carries_the_state);
