@@ -75,6 +75,13 @@ int cpu_sync_state(struct cpu *cpu)
 {
     if (!cpu->state_in_engine)
         return 0;
+    if (cpu->in_run) {
+        /* A device callback inside an exit: the instruction that exited is
+         * half done. Work on the state from an event instead. */
+        err_set("%s: the CPU state cannot be read during an engine exit (schedule an event)",
+                cpu->obj.path);
+        return -1;
+    }
     if (cpu->engine->state_out(cpu) < 0)
         return -1;
     cpu->state_in_engine = false;

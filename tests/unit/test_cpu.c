@@ -10,7 +10,7 @@
 #include "testlib.h"
 
 /* What the scripted engine does on its next run calls. */
-enum script { RUN_TO_BUDGET, RUN_HALT, RUN_SHUTDOWN, RUN_SWITCH_MIDWAY };
+enum script { RUN_TO_BUDGET, RUN_HALT, RUN_SHUTDOWN, RUN_SWITCH_MIDWAY, RUN_SYNC_MIDWAY };
 
 struct fake_priv {
     struct x86_state live;
@@ -67,6 +67,11 @@ static enum cpu_stop fake_run(struct cpu *cpu, tick_t until, tick_t *reached)
         script = RUN_TO_BUDGET;
         *reached = now;
         return CPU_STOP_BUDGET;
+    case RUN_SYNC_MIDWAY:
+        ck_assert_int_eq(cpu_sync_state(cpu), -1);
+        ck_assert_ptr_nonnull(strstr(err_get(), "during an engine exit"));
+        script = RUN_TO_BUDGET;
+        break;
     case RUN_TO_BUDGET:
         break;
     }
@@ -235,6 +240,20 @@ START_TEST(switch_requested_during_a_run_happens_after_it)
 }
 END_TEST
 
+START_TEST(state_cannot_be_synced_inside_a_run)
+{
+    struct simulation sim;
+    struct cpu *cpu = make_machine(&sim, "test-a");
+    ck_assert_int_eq(sim_instantiate(&sim), 0);
+    script = RUN_SYNC_MIDWAY;
+    sim_run(&sim, TICKS_PER_US);
+    ck_assert(cpu->state_in_engine);
+    ck_assert_int_eq(cpu_sync_state(cpu), 0); /* between events it works */
+    ck_assert(!cpu->state_in_engine);
+    sim_destroy(&sim);
+}
+END_TEST
+
 START_TEST(shutdown_ends_the_run_with_an_error)
 {
     struct simulation sim;
@@ -287,6 +306,7 @@ int main(void)
     tcase_add_test(tc, halted_cpu_without_events_does_not_run);
     tcase_add_test(tc, switch_carries_the_state);
     tcase_add_test(tc, switch_requested_during_a_run_happens_after_it);
+    tcase_add_test(tc, state_cannot_be_synced_inside_a_run);
     tcase_add_test(tc, shutdown_ends_the_run_with_an_error);
     tcase_add_test(tc, serialize_round_trip);
     suite_add_tcase(s, tc);
