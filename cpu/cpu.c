@@ -15,11 +15,9 @@
 
 DEBUG_FLAG_DEFINE(Cpu, "CPU run batches, halts, wake-ups and engine switches");
 
-/* Exit codes of runs that a CPU ends (sim_exit). */
-#define CPU_EXIT_CODE_SHUTDOWN 3
-#define CPU_EXIT_CODE_FALLBACK 4
-#define CPU_EXIT_CODE_ENGINE 5
-#define CPU_EXIT_CODE_ERROR 6
+/* A run a CPU ends for a failure exits with the CLI's "run error" status;
+ * the exit reason says which failure. */
+#define CPU_EXIT_CODE_RUN_ERROR 1
 
 /* A CPU never runs more than this much simulated time in one batch, even with
  * no event pending, so tick limits and progress lines stay responsive. */
@@ -243,7 +241,7 @@ static void cpu_run_event(struct event *ev, void *arg)
     if (load_engine_state(cpu) < 0) {
         log_error("%s: engine '%s' cannot load the state: %s", cpu->obj.path, cpu->engine->name,
                   err_get());
-        stop_run(cpu, CPU_EXIT_CODE_ENGINE, "engine failed to load the CPU state");
+        stop_run(cpu, CPU_EXIT_CODE_RUN_ERROR, "engine failed to load the CPU state");
         return;
     }
     tick_t until = eq_next_tick(&sim->eq);
@@ -266,7 +264,7 @@ static void cpu_run_event(struct event *ev, void *arg)
         cpu->pending_engine = NULL;
         if (do_switch(cpu, to) < 0) {
             log_error("%s", err_get());
-            stop_run(cpu, CPU_EXIT_CODE_ENGINE, "engine switch failed");
+            stop_run(cpu, CPU_EXIT_CODE_RUN_ERROR, "engine switch failed");
             return;
         }
     }
@@ -292,15 +290,15 @@ static void cpu_run_event(struct event *ev, void *arg)
         eq_schedule(&sim->eq, &cpu->run_event, reached > min_next ? reached : min_next);
         break;
     case CPU_STOP_SHUTDOWN:
-        report_and_stop(cpu, CPU_EXIT_CODE_SHUTDOWN, "triple fault (shutdown)");
+        report_and_stop(cpu, CPU_EXIT_CODE_RUN_ERROR, "triple fault (shutdown)");
         break;
     case CPU_STOP_FALLBACK:
-        report_and_stop(cpu, CPU_EXIT_CODE_FALLBACK,
+        report_and_stop(cpu, CPU_EXIT_CODE_RUN_ERROR,
                         "the engine cannot execute the next instruction and no fallback "
                         "engine is available");
         break;
     case CPU_STOP_ERROR:
-        report_and_stop(cpu, CPU_EXIT_CODE_ERROR, "the engine failed");
+        report_and_stop(cpu, CPU_EXIT_CODE_RUN_ERROR, "the engine failed");
         break;
     }
 }
