@@ -73,12 +73,13 @@ static uint8_t fake_ack(void *l)
 }
 static bool fake_nmi_pending(void *l)
 {
-    (void)l;
-    return false;
+    return ((struct fake_lapic *)l)->nmi;
 }
 static void fake_nmi_ack(void *l)
 {
-    (void)l;
+    struct fake_lapic *f = l;
+    f->nmi = false;
+    f->nmi_acks++;
 }
 static uint8_t fake_get_tpr(void *l)
 {

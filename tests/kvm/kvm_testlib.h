@@ -37,6 +37,8 @@ struct fake_lapic {
     struct cpu_intr intr;
     int pending;         /* vector, or -1 */
     unsigned acks;
+    bool nmi;
+    unsigned nmi_acks;
     uint8_t tpr;
     uint64_t base;
     tick_t deadline;

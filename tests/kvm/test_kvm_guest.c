@@ -97,6 +97,22 @@ static const uint8_t guest_msr[] = {
 };
 #define GP_HANDLER 0x2f
 
+/* CR8 <-> LAPIC TPR, then an NMI wakes HLT with IF=0. */
+static const uint8_t guest_tpr_nmi[] = {
+    0x44, 0x0f, 0x20, 0xc0,                   /* mov %cr8,%rax */
+    0x89, 0x04, 0x25, 0x00, 0x50, 0x00, 0x00, /* mov %eax,0x5000 */
+    0xb8, 0x05, 0x00, 0x00, 0x00,             /* mov $5,%eax */
+    0x44, 0x0f, 0x22, 0xc0,                   /* mov %rax,%cr8 */
+    0x0f, 0x01, 0x1c, 0x25, 0x00, 0x70, 0x00, 0x00, /* lidt 0x7000 */
+    0xf4,                                     /* 1: hlt */
+    0xeb, 0xfd,                               /* jmp 1b */
+    /* 0x1f nmi_handler: */
+    0x66, 0xba, 0x12, 0x07,                   /* mov $0x712,%dx */
+    0xee,                                     /* out %al,(%dx) */
+    0x48, 0xcf,                               /* iretq */
+};
+#define NMI_HANDLER 0x1f
+
 /* Counts in RAX forever. */
 static const uint8_t guest_count[] = {
     0x48, 0xff, 0xc0, /* 1: inc %rax */
@@ -226,6 +242,39 @@ START_TEST(lapic_msrs_reach_the_lapic_and_others_fault)
     ck_assert_uint_le(m.lapic.deadline, sim_now(&m.sim) + TICKS_PER_MS);
     ck_assert_uint_eq(m.io.n, 1); /* the #GP handler's out to 0x713 */
     ck_assert(!m.io.ops[0].mmio && m.io.ops[0].write && m.io.ops[0].addr == 3);
+    machine_destroy(&m);
+}
+END_TEST
+
+static void raise_nmi(struct event *ev, void *arg)
+{
+    (void)ev;
+    struct kvm_machine *m = arg;
+    m->lapic.nmi = true;
+    m->lapic.intr.notify(m->lapic.intr.cpu);
+}
+
+START_TEST(cr8_follows_the_lapic_tpr_and_nmi_wakes_hlt)
+{
+    struct kvm_machine m;
+    machine_init(&m, true);
+    m.lapic.tpr = 0x30;
+    machine_load_long_mode(&m, guest_tpr_nmi, sizeof(guest_tpr_nmi), 0, 0);
+    machine_set_gate(&m, X86_NMI, NMI_HANDLER);
+    sim_run(&m.sim, TICKS_PER_S);
+    ck_assert(m.cpu->sleeping);
+    uint32_t cr8;
+    memcpy(&cr8, guest_ptr(&m, 0x5000), 4);
+    ck_assert_uint_eq(cr8, 3);             /* TPR 0x30 seen as CR8 3 */
+    ck_assert_uint_eq(m.lapic.tpr, 0x50); /* CR8 5 written back as TPR 0x50 */
+    struct event nmi;
+    event_init(&nmi, "test-nmi", EVPRI_INTERRUPT, raise_nmi, &m);
+    sim_schedule(&m.sim, &nmi, sim_now(&m.sim) + 10 * TICKS_PER_US);
+    sim_run(&m.sim, 2 * TICKS_PER_S);
+    ck_assert_uint_eq(m.lapic.nmi_acks, 1);
+    ck_assert_uint_eq(m.io.n, 1); /* the NMI handler's out to 0x712 */
+    ck_assert(m.io.ops[0].write && m.io.ops[0].addr == 2);
+    ck_assert(m.cpu->sleeping); /* back in HLT */
     machine_destroy(&m);
 }
 END_TEST
@@ -365,6 +414,7 @@ int main(void)
     tcase_add_test(tc, real_mode_port_io);
     tcase_add_test(tc, interrupt_from_the_lapic_interface_runs_the_handler);
     tcase_add_test(tc, lapic_msrs_reach_the_lapic_and_others_fault);
+    tcase_add_test(tc, cr8_follows_the_lapic_tpr_and_nmi_wakes_hlt);
     tcase_add_test(tc, kick_leaves_kvm_run_when_an_event_is_due);
     tcase_add_test(tc, checkpointed_kvm_cpu_resumes_elsewhere);
     tcase_add_test(tc, guest_cpuid_is_the_model);
