@@ -383,6 +383,10 @@ static void kvm_detach(struct cpu *cpu)
         close(v->fd);
     if (v->vm)
         vm_put(v->vm);
+    else if (!vms && kvm_fd >= 0) { /* attach failed before it had a VM */
+        close(kvm_fd);
+        kvm_fd = -1;
+    }
     free(v);
     cpu->engine_priv = NULL;
 }
