@@ -15,6 +15,7 @@
 #define PC_BOOT_GDT 0x500ULL
 #define PC_BOOT_IDT 0x520ULL
 #define PC_BOOT_PARAMS 0x7000ULL  /* Linux zero page */
+#define PC_BOOT_MULTIBOOT_INFO 0x7000ULL /* Multiboot info, in place of the zero page */
 #define PC_BOOT_STACK 0x8FF0ULL
 #define PC_BOOT_PML4 0x9000ULL   /* identity page tables: PML4, PDPT, PDs */
 #define PC_BOOT_PDPT 0xA000ULL
@@ -57,6 +58,9 @@
 #define PC_PORT_GUESTCTL_SIZE 16
 #define PC_PORT_ACPI_SLEEP_CTL 0x600 /* hardware-reduced sleep control */
 #define PC_PORT_ACPI_SLEEP_STS 0x601 /* and status registers */
+/* SLP_TYP the DSDT's \_S5_ object names; writing it with SLP_EN to the
+ * sleep control register powers the machine off (dev/acpi_pm.c). */
+#define PC_ACPI_SLP_TYP_S5 5
 
 /* ---- Interrupts ---- */
 #define PC_IOAPIC_PINS 24
