@@ -34,6 +34,7 @@ void sim_init(struct simulation *sim)
     eq_init(&sim->eq);
     event_init(&sim->periodic_stats_event, "periodic-stats", EVPRI_STATS, periodic_stats, sim);
     sim->host_start = host_seconds();
+    sim->run_until = TICK_MAX;
     log_tick_source = &sim->eq.now;
 }
 
@@ -290,6 +291,7 @@ const char *sim_run(struct simulation *sim, tick_t until)
     struct progress pr = {0};
     const char *why;
     unsigned n = 0;
+    sim->run_until = until;
     for (;;) {
         if (sim->exit_requested) {
             why = "exit requested";
@@ -318,6 +320,7 @@ const char *sim_run(struct simulation *sim, tick_t until)
         if (sim->progress && (++n & 0x3ff) == 0)
             progress_update(sim, &pr);
     }
+    sim->run_until = TICK_MAX;
     return why;
 }
 

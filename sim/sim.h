@@ -24,6 +24,10 @@ struct simulation {
     bool instantiated;
     struct stats_registry stats;
 
+    /* The limit of the sim_run in progress (TICK_MAX outside one): CPUs end
+     * their batches there, so a run stops at its tick limit. */
+    tick_t run_until;
+
     bool exit_requested;
     int exit_code;
     char exit_reason[256];
