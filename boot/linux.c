@@ -464,7 +464,7 @@ static int linux_loader_init(struct sim_object *o)
 static void linux_loader_startup(struct sim_object *o)
 {
     struct linux_loader *l = SIM_CAST(struct linux_loader, o);
-    cpu_set_state(l->cpu, &l->entry_state);
+    boot_start_cpu(l->cpu, &l->entry_state);
 }
 
 /* What was loaded; the kernel and boot structures themselves are guest RAM

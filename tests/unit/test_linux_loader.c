@@ -13,6 +13,7 @@
 #include "boot/linux.h"
 #include "boot_testutil.h"
 #include "mem/pc_layout.h"
+#include "sim/serialize.h"
 #include "sim/util.h"
 
 #define DEBIAN_ENTRY 0x1000000ULL
@@ -227,6 +228,18 @@ START_TEST(loader_object_passes_the_rsdp_and_starts_the_cpu)
     ck_assert_uint_eq(cpu->state.gpr[R_RSI], PC_BOOT_PARAMS);
     ck_assert_str_eq((const char *)ram(s, PC_BOOT_CMDLINE, sizeof(LINUX_DEFAULT_CMDLINE)),
                      LINUX_DEFAULT_CMDLINE);
+    struct ser_node *n = sim_serialize(&sim);
+    struct ser_node *objs = ser_find_child(n, "objects");
+    ck_assert_ptr_nonnull(objs);
+    struct ser_node *sysn = ser_find_child(objs, "system");
+    ck_assert_ptr_nonnull(sysn);
+    struct ser_node *ln = ser_find_child(sysn, "loader");
+    ck_assert_ptr_nonnull(ln);
+    uint64_t entry;
+    ck_assert_int_eq(ser_get_u64(ln, "info.entry", &entry), 0);
+    ck_assert_uint_eq(entry, DEBIAN_ENTRY);
+    ck_assert_int_eq(sim_unserialize(&sim, n), 0);
+    ser_node_free(n);
     sim_destroy(&sim);
 }
 END_TEST
