@@ -389,7 +389,12 @@ static int boot_with_file(struct system *s, const uint8_t *data, size_t len,
      * init_size bytes there while it sets itself up. */
     info->load_addr = info->hdr.pref_address;
     uint64_t low_end = boot_low_ram_end(s);
-    if (info->hdr.pref_address < PC_HIMEM_START || info->hdr.pref_address > low_end ||
+    if (info->hdr.pref_address < PC_HIMEM_START) {
+        err_set("%s: the kernel's preferred load address 0x%llx is below 1 MiB", name,
+                (unsigned long long)info->hdr.pref_address);
+        return -1;
+    }
+    if (info->hdr.pref_address > low_end ||
         info->hdr.init_size > low_end - info->hdr.pref_address) {
         err_set("%s: the kernel needs 0x%llx-0x%llx (init_size %u MiB at 0x%llx) but RAM below "
                 "4 GiB ends at 0x%llx (%llu MiB machine): too big for RAM", name,
