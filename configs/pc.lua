@@ -1,4 +1,16 @@
--- The standard tandem PC. Devices are added here as they land; run with
---   tandem run configs/pc.lua [--set system.mem_size=1G] [-- key=value ...]
-local system = tandem.new("System", {name = "system", mem_size = "512M"})
-return system
+-- The standard tandem PC booting Debian's kernel with the busybox initramfs
+-- (scripts/fetch-guest and guest/mkinitramfs provide them):
+--   tandem run configs/pc.lua [-- engine=kvm|interp kernel=PATH initrd=PATH
+--                                 cmdline="..." mem=512M seconds=N]
+local machine = require("machine")
+local src = tandem.source_dir
+local system = machine.pc{engine = machine.arg("engine", "kvm"),
+                          mem_size = machine.arg("mem", "512M")}
+tandem.new("LinuxLoader", {
+  name = "linux", parent = system,
+  kernel = machine.arg("kernel", src .. "/cache/vmlinuz"),
+  initrd = machine.arg("initrd", src .. "/build/guest/initramfs.cpio.gz"),
+  cmdline = machine.arg("cmdline",
+    "console=ttyS0 earlyprintk=serial,ttyS0 nokaslr mitigations=off nopti panic=-1 quiet loglevel=4"),
+})
+sim.run{until_s = tonumber(machine.arg("seconds", "60"))}

@@ -191,31 +191,25 @@ static void kbd_write(struct i8042 *k, uint8_t byte)
     k->kbd_bytes++;
     DPRINTF(I8042, &k->obj, "keyboard <- 0x%02x", byte);
     if (k->kbd_pending_cmd) {
+        /* The parameter byte of 0xED, 0xF3 or 0xF0. */
         uint8_t cmd = k->kbd_pending_cmd;
         k->kbd_pending_cmd = 0;
-        switch (cmd) {
-        case 0xED:
+        if (cmd == 0xED) {
             k->kbd_leds = byte & 7;
             kbd_send(k, 0xFA);
-            return;
-        case 0xF3:
+        } else if (cmd == 0xF3) {
             k->kbd_typematic = byte & 0x7F;
             kbd_send(k, 0xFA);
-            return;
-        case 0xF0:
-            if (byte == 0) {
-                kbd_send(k, 0xFA);
-                kbd_send(k, k->kbd_scanset);
-            } else if (byte <= 3) {
-                k->kbd_scanset = byte;
-                kbd_send(k, 0xFA);
-            } else {
-                kbd_send(k, 0xFE);
-            }
-            return;
-        default:
-            break; /* not reached: only the three above wait for a parameter */
+        } else if (byte == 0) {
+            kbd_send(k, 0xFA);
+            kbd_send(k, k->kbd_scanset);
+        } else if (byte <= 3) {
+            k->kbd_scanset = byte;
+            kbd_send(k, 0xFA);
+        } else {
+            kbd_send(k, 0xFE);
         }
+        return;
     }
     switch (byte) {
     case 0xED: case 0xF3: case 0xF0:
@@ -509,6 +503,11 @@ static int i8042_unserialize(struct sim_object *o, struct ser_node *n)
         return -1;
     if (k->obuf_src > SRC_AUX_TIMEOUT) {
         err_set("%s: invalid output buffer source %u", n->path, k->obuf_src);
+        return -1;
+    }
+    if (k->kbd_pending_cmd != 0 && k->kbd_pending_cmd != 0xED && k->kbd_pending_cmd != 0xF3 &&
+        k->kbd_pending_cmd != 0xF0) {
+        err_set("%s: invalid pending keyboard command 0x%02x", n->path, k->kbd_pending_cmd);
         return -1;
     }
     return 0;

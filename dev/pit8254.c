@@ -18,10 +18,9 @@
  * dev/pic8259.c). An event is scheduled at each OUT0 edge and nowhere
  * else.
  *
- * Simplifications (documented deviations): counts of 1 in modes 2 and 3
- * (illegal per datasheet) count as 2; a new count written while mode 3 runs
- * takes effect at the end of the current full period rather than the
- * current half-cycle. */
+ * A new count written while mode 2 runs takes effect at the end of the
+ * current period, in mode 3 at the end of the current half-cycle (datasheet).
+ * A count of 1, illegal in mode 2, counts as 2 in modes 2 and 3. */
 #include <stdio.h>
 
 #include "mem/pc_layout.h"
@@ -60,16 +59,20 @@ struct pit_channel {
     uint16_t latched;
     uint8_t status_latched;
     uint8_t status;
-    uint8_t null_count;
+    uint8_t null_count;  /* a count was written ... */
+    uint64_t count_write_clock; /* ... at this clock; loaded once counting starts after it */
     uint8_t armed;     /* a count has been written since the control word */
     uint8_t counting;  /* the counting element runs */
     uint8_t tc_done;   /* one-shot modes: terminal count passed before start */
     uint8_t out_idle;  /* OUT while not counting */
     uint32_t reload;   /* count in clocks, 1..modulus (2.. for modes 2/3) */
-    uint32_t start_value; /* counting element at start_clock */
+    uint32_t start_value; /* one-shot modes: counting element at start_clock;
+                           * any mode while stopped: the held count */
     uint64_t start_clock;
-    uint8_t has_next_reload; /* modes 2/3: new count waiting for period end */
+    uint32_t start_phase; /* modes 2/3: clocks into the period at start_clock */
+    uint8_t has_next_reload; /* modes 2/3: new count waiting for a boundary */
     uint32_t next_reload;
+    uint32_t next_phase;
     uint64_t next_reload_clock;
 };
 
@@ -127,7 +130,7 @@ static void channel_sync(struct pit_channel *c, uint64_t clk)
     if (c->has_next_reload && clk >= c->next_reload_clock) {
         c->start_clock = c->next_reload_clock;
         c->reload = c->next_reload;
-        c->start_value = c->next_reload;
+        c->start_phase = c->next_phase;
         c->has_next_reload = 0;
     }
 }
@@ -137,26 +140,32 @@ static uint64_t elapsed(const struct pit_channel *c, uint64_t clk)
     return clk > c->start_clock ? clk - c->start_clock : 0;
 }
 
+/* Modes 2/3: clocks into the current period (0 = just reloaded). */
+static uint32_t period_phase(const struct pit_channel *c, uint64_t clk)
+{
+    return (uint32_t)((elapsed(c, clk) + c->start_phase) % c->reload);
+}
+
 /* Counting element at clock clk (binary, 0..modulus-1). */
 static uint32_t channel_count(const struct pit_channel *c, uint64_t clk)
 {
     uint32_t m = modulus(c);
     if (!c->counting)
         return c->start_value % m;
-    uint64_t e = elapsed(c, clk);
     if (c->mode == 2)
-        return (uint32_t)(c->reload - e % c->reload) % m;
+        return (c->reload - period_phase(c, clk)) % m;
     if (c->mode == 3) {
-        uint32_t n = c->reload, high = (n + 1) / 2;
-        uint64_t ph = e % n;
+        /* Odd counts: the high half takes one clock to load N and one to
+         * reach N-1, the low half loads N and drops by three. */
+        uint32_t n = c->reload, high = (n + 1) / 2, ph = period_phase(c, clk);
         uint32_t v;
         if (ph < high)
-            v = (n & 1) && ph ? n + 1 - 2 * (uint32_t)ph : n - 2 * (uint32_t)ph;
+            v = (n & 1) && ph ? n + 1 - 2 * ph : n - 2 * ph;
         else
-            v = (n & 1) && ph > high ? n - 1 - 2 * (uint32_t)(ph - high)
-                                     : n - 2 * (uint32_t)(ph - high);
+            v = (n & 1) && ph > high ? n - 1 - 2 * (ph - high) : n - 2 * (ph - high);
         return v % m;
     }
+    uint64_t e = elapsed(c, clk);
     return (uint32_t)((c->start_value + (uint64_t)m - e % m) % m);
 }
 
@@ -173,9 +182,9 @@ static bool channel_out(const struct pit_channel *c, uint64_t clk)
     case 5:
         return c->tc_done || e != c->start_value;
     case 2:
-        return e % c->reload != c->reload - 1;
+        return period_phase(c, clk) != c->reload - 1;
     default: /* 3 */
-        return e % c->reload < (c->reload + 1) / 2;
+        return period_phase(c, clk) < (c->reload + 1) / 2;
     }
 }
 
@@ -185,7 +194,6 @@ static uint64_t channel_next_out_change(const struct pit_channel *c, uint64_t cl
     if (!c->counting)
         return UINT64_MAX;
     uint64_t base = clk > c->start_clock ? clk : c->start_clock;
-    uint64_t e = base - c->start_clock;
     uint64_t next;
     switch (c->mode) {
     case 0:
@@ -203,12 +211,12 @@ static uint64_t channel_next_out_change(const struct pit_channel *c, uint64_t cl
             next++;
         break;
     case 2: {
-        uint64_t ph = e % c->reload;
+        uint32_t ph = period_phase(c, base);
         next = base + (ph < c->reload - 1 ? c->reload - 1 - ph : 1);
         break;
     }
     default: {
-        uint64_t ph = e % c->reload, high = (c->reload + 1) / 2;
+        uint32_t ph = period_phase(c, base), high = (c->reload + 1) / 2;
         next = base + (ph < high ? high - ph : c->reload - ph);
         break;
     }
@@ -268,14 +276,12 @@ static void channel_stop(struct pit_channel *c, uint64_t clk)
         return;
     channel_sync(c, clk);
     bool out = channel_out(c, clk);
-    if (!periodic(c)) {
-        uint64_t e = elapsed(c, clk);
-        if (!c->tc_done && e < c->start_value) {
-            c->start_value -= (uint32_t)e; /* clocks still to go, 1..modulus */
-        } else {
-            c->start_value = channel_count(c, clk);
-            c->tc_done = 1;
-        }
+    uint64_t e = elapsed(c, clk);
+    if (!periodic(c) && !c->tc_done && e < c->start_value) {
+        c->start_value -= (uint32_t)e; /* clocks still to go, 1..modulus */
+    } else {
+        c->start_value = channel_count(c, clk);
+        c->tc_done = !periodic(c);
     }
     c->out_idle = out;
     c->counting = 0;
@@ -287,6 +293,7 @@ static void channel_start(struct pit_channel *c, uint64_t clk, uint32_t value)
 {
     c->start_clock = clk + 1;
     c->start_value = value;
+    c->start_phase = 0;
     c->counting = 1;
     c->has_next_reload = 0;
 }
@@ -303,6 +310,7 @@ static void channel_count_written(struct pit8254 *p, unsigned i)
     if (periodic(c) && n < 2)
         n = 2;
     c->null_count = 1;
+    c->count_write_clock = clk;
     bool first = !c->armed;
     c->armed = 1;
     DPRINTF(Pit, &p->obj, "channel %u count %u (mode %u)", i, n, c->mode);
@@ -331,10 +339,18 @@ static void channel_count_written(struct pit8254 *p, unsigned i)
             if (c->gate)
                 channel_start(c, clk, n);
         } else {
-            uint64_t e = elapsed(c, clk);
+            /* Mode 2: the new count starts the next period. Mode 3: it
+             * starts the next half-cycle, keeping OUT's square wave. */
+            uint32_t ph = period_phase(c, clk), high = (c->reload + 1) / 2;
+            uint32_t remaining = c->reload - ph;
+            c->next_phase = 0;
+            if (c->mode == 3 && ph < high) {
+                remaining = high - ph;
+                c->next_phase = (n + 1) / 2;
+            }
             c->has_next_reload = 1;
             c->next_reload = n;
-            c->next_reload_clock = c->start_clock + (e / c->reload + 1) * c->reload;
+            c->next_reload_clock = c->start_clock + elapsed(c, clk) + remaining;
         }
         break;
     }
@@ -371,9 +387,8 @@ static void channel_set_gate(struct pit8254 *p, unsigned i, bool gate)
         break;
     default:
         if (!gate) {
-            channel_stop(c, clk);
-            c->out_idle = 1; /* gate low forces OUT high */
-            c->start_value = c->reload;
+            channel_stop(c, clk); /* the count holds */
+            c->out_idle = 1;      /* gate low forces OUT high */
         } else {
             channel_start(c, clk, c->reload);
         }
@@ -401,7 +416,8 @@ static void channel_latch_status(struct pit8254 *p, unsigned i)
         return;
     uint64_t clk = now_clock(p);
     channel_sync(c, clk);
-    if (c->counting && clk >= c->start_clock)
+    if (c->counting && !c->has_next_reload && clk >= c->start_clock &&
+        c->start_clock > c->count_write_clock)
         c->null_count = 0;
     c->status = (uint8_t)((channel_out(c, clk) ? 0x80 : 0) | (c->null_count ? 0x40 : 0) |
                           c->rw << 4 | c->mode << 1 | c->bcd);
@@ -607,10 +623,10 @@ static int pit_init(struct sim_object *o)
 }
 
 #define CHANNEL_FIELDS(X)                                                                   \
-    X(mode) X(rw) X(bcd) X(gate) X(cr) X(cr_lsb_written) X(read_msb_next) X(latch) X(latched) \
-    X(status_latched) X(status) X(null_count) X(armed) X(counting) X(tc_done) X(out_idle)     \
-    X(reload) X(start_value) X(start_clock) X(has_next_reload) X(next_reload)               \
-    X(next_reload_clock)
+    X(mode) X(rw) X(bcd) X(gate) X(cr) X(cr_lsb_written) X(read_msb_next) X(latch)      \
+    X(latched) X(status_latched) X(status) X(null_count) X(count_write_clock) X(armed)   \
+    X(counting) X(tc_done) X(out_idle) X(reload) X(start_value) X(start_clock)           \
+    X(start_phase) X(has_next_reload) X(next_reload) X(next_phase) X(next_reload_clock)
 
 static void pit_serialize(struct sim_object *o, struct ser_node *n)
 {
@@ -649,8 +665,8 @@ static int pit_unserialize(struct sim_object *o, struct ser_node *n)
 #undef GET_FIELD
         if (c->mode > 5 || c->rw == RW_LATCH || c->rw > RW_WORD || c->latch > LATCH_WORD_MSB ||
             c->reload > 65536 || c->start_value > 65536 || c->next_reload > 65536 ||
-            (c->counting && periodic(c) && c->reload < 2) ||
-            (c->has_next_reload && c->next_reload < 2)) {
+            (c->counting && periodic(c) && (c->reload < 2 || c->start_phase >= c->reload)) ||
+            (c->has_next_reload && (c->next_reload < 2 || c->next_phase >= c->next_reload))) {
             err_set("%s: PIT %s state out of range (mode %u, rw %u, reload %u)", o->path, name,
                     c->mode, c->rw, c->reload);
             return -1;

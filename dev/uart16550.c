@@ -25,8 +25,9 @@
  * file (output only), socket (a Unix socket listening at `path`; one client
  * at a time, output is dropped while none is connected), none. Input is
  * polled every `poll_us` of simulated time, only while input is possible.
- * `capture` keeps the transmitted text for uart16550_output(); the capture is
- * host-side output like stdout and is not part of the checkpoint.
+ * `capture` keeps the transmitted text for uart16550_output() (and
+ * uart.output(obj) in Lua configs); the capture is host-side output like
+ * stdout and is not part of the checkpoint.
  */
 #include "dev/uart16550.h"
 
@@ -45,6 +46,7 @@
 #include "mem/pc_layout.h"
 #include "mem/system.h"
 #include "sim/log.h"
+#include "sim/lua.h"
 #include "sim/serialize.h"
 #include "sim/sim.h"
 
@@ -234,14 +236,22 @@ static tick_t char_ticks(const struct uart *u)
     return (tick_t)half_bits * divisor * 16 * TICKS_PER_S / (2ULL * UART_CLOCK_HZ);
 }
 
+/* now + delay, or TICK_MAX when that is past the end of simulated time. */
+static tick_t ticks_from_now(const struct uart *u, tick_t delay)
+{
+    tick_t now = sim_now(u->obj.sim);
+    return delay >= TICK_MAX - now ? TICK_MAX : now + delay;
+}
+
 /* The timeout indication fires after 4 character times with data in the
  * FIFO and nothing received or read. */
 static void restart_rx_timeout(struct uart *u)
 {
     struct event_queue *q = &u->obj.sim->eq;
     u->timeout_pending = false;
-    if (u->fifo_enabled && u->rx_count)
-        eq_reschedule(q, &u->rx_timeout_ev, sim_now(u->obj.sim) + 4 * char_ticks(u));
+    tick_t when = ticks_from_now(u, 4 * char_ticks(u));
+    if (u->fifo_enabled && u->rx_count && when != TICK_MAX)
+        eq_reschedule(q, &u->rx_timeout_ev, when);
     else if (event_scheduled(&u->rx_timeout_ev))
         eq_deschedule(q, &u->rx_timeout_ev);
 }
@@ -417,13 +427,19 @@ static void poll_input(struct uart *u)
     }
 }
 
+static void schedule_poll(struct uart *u)
+{
+    tick_t when = ticks_from_now(u, u->poll_us * TICKS_PER_US);
+    if (input_possible(u) && when != TICK_MAX)
+        sim_schedule(u->obj.sim, &u->poll_ev, when);
+}
+
 static void poll_fire(struct event *ev, void *arg)
 {
     (void)ev;
     struct uart *u = arg;
     poll_input(u);
-    if (input_possible(u))
-        sim_schedule(u->obj.sim, &u->poll_ev, sim_now(u->obj.sim) + u->poll_us * TICKS_PER_US);
+    schedule_poll(u);
 }
 
 /* ---- registers ---- */
@@ -662,9 +678,7 @@ static int uart_init(struct sim_object *o)
 
 static void uart_startup(struct sim_object *o)
 {
-    struct uart *u = SIM_CAST(struct uart, o);
-    if (input_possible(u))
-        sim_schedule(o->sim, &u->poll_ev, sim_now(o->sim) + u->poll_us * TICKS_PER_US);
+    schedule_poll(SIM_CAST(struct uart, o));
 }
 
 static bool uart_drain(struct sim_object *o)
@@ -717,7 +731,7 @@ static int uart_unserialize(struct sim_object *o, struct ser_node *n)
         ser_get_event(n, "poll_ev", &u->poll_ev, q) < 0 || SER_GET(n, u, tx_bytes) < 0 ||
         SER_GET(n, u, rx_bytes) < 0 || SER_GET(n, u, interrupts) < 0)
         return -1;
-    if (u->rx_head >= UART_FIFO_SIZE || u->rx_count > UART_FIFO_SIZE) {
+    if (u->rx_head >= UART_FIFO_SIZE || u->rx_count > rx_capacity(u)) {
         err_set("%s: checkpoint RX FIFO state is invalid (head %u, count %u)", n->path, u->rx_head,
                 u->rx_count);
         return -1;
@@ -752,6 +766,24 @@ const char *uart16550_output(struct sim_object *o)
         return NULL;
     return SIM_CAST(struct uart, o)->cap;
 }
+
+/* uart.output(uart) in configs: the captured text, for scripted checks of
+ * what the guest printed. */
+static int l_uart_output(lua_State *L)
+{
+    struct sim_object *o = lua_check_object(L, 1);
+    if (strcmp(o->type->name, "UART16550") != 0)
+        return luaL_error(L, "uart.output: %s is a %s, not a UART16550", o->path, o->type->name);
+    const char *text = uart16550_output(o);
+    if (!text)
+        return luaL_error(L, "uart.output: %s has capture = false", o->path);
+    lua_pushstring(L, text);
+    return 1;
+}
+
+static const luaL_Reg uart_lua_funcs[] = {{"output", l_uart_output}, {NULL, NULL}};
+static struct lua_extension uart_lua = {.table = "uart", .funcs = uart_lua_funcs};
+LUA_EXTENSION_REGISTER(uart_lua);
 
 static const struct param_desc uart_params[] = {
     PARAM_UINT_(struct uart, port, STR(PC_PORT_COM1), 0, 0xfff8, "port", "First of the 8 I/O ports"),

@@ -382,6 +382,9 @@ int kvm_state_in(struct cpu *cpu)
     if (kvm_set_guest_tsc(v, cpu_tsc_at(cpu, sim_now(cpu->obj.sim))) < 0)
         return -1;
     v->halted = st->run_state == X86_HALTED;
+    /* kvm_run's if_flag is only refreshed by an exit; a halted vCPU that was
+     * just loaded has not exited yet, and its wake-up check reads it. */
+    v->run->if_flag = (st->rflags & X86_FLAG_IF) != 0;
     return 0;
 }
 

@@ -263,23 +263,26 @@ uint64_t sim_total_insts(const struct simulation *sim)
 struct progress {
     double last_print, last_host;
     uint64_t last_insts;
-    bool printed;
 };
 
-/* A progress line on stderr once a run has taken a few seconds. */
+/* A progress line on stderr once a run has taken a few seconds: whole
+ * lines every 10 s, so they never overwrite a guest console on stdout. */
 static void progress_update(struct simulation *sim, struct progress *pr)
 {
     double now = host_seconds();
-    if (now - sim->host_start < 3.0 || now - pr->last_print < 1.0)
+    if (now - sim->host_start < 3.0 || now - pr->last_print < 10.0)
         return;
     uint64_t insts = sim_total_insts(sim);
-    double mips = pr->last_host > 0 ? (insts - pr->last_insts) / (now - pr->last_host) / 1e6 : 0;
-    fprintf(stderr, "\r[tandem] sim %.6f s  host %.1f s  insts %llu  %.1f MIPS   ",
-            (double)sim->eq.now / TICKS_PER_S, now - sim->host_start,
-            (unsigned long long)insts, mips);
+    if (insts)
+        fprintf(stderr, "\n[tandem] sim %.6f s, host %.1f s, %llu insts, %.1f MIPS\n",
+                (double)sim->eq.now / TICKS_PER_S, now - sim->host_start,
+                (unsigned long long)insts,
+                pr->last_host > 0 ? (insts - pr->last_insts) / (now - pr->last_host) / 1e6 : 0);
+    else
+        fprintf(stderr, "\n[tandem] sim %.6f s, host %.1f s\n", (double)sim->eq.now / TICKS_PER_S,
+                now - sim->host_start);
     pr->last_print = pr->last_host = now;
     pr->last_insts = insts;
-    pr->printed = true;
 }
 
 const char *sim_run(struct simulation *sim, tick_t until)
@@ -315,8 +318,6 @@ const char *sim_run(struct simulation *sim, tick_t until)
         if (sim->progress && (++n & 0x3ff) == 0)
             progress_update(sim, &pr);
     }
-    if (pr.printed)
-        fputc('\n', stderr);
     return why;
 }
 

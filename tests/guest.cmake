@@ -10,7 +10,27 @@ else()
     string(REGEX REPLACE "^guest_" "" name ${target})
     add_test(NAME guest_qemu_${name}
       COMMAND ${CMAKE_SOURCE_DIR}/guest/run-qemu $<TARGET_FILE:${target}>)
-    set_tests_properties(guest_qemu_${name} PROPERTIES LABELS guest TIMEOUT 60
-      ENVIRONMENT "QEMU_TIMEOUT=50")
+    # The same program entered at its 64-bit entry through the tandem ELF
+    # boot protocol (guest/elfboot loads it inside QEMU).
+    add_test(NAME guest_qemu_elf_${name}
+      COMMAND ${CMAKE_SOURCE_DIR}/guest/run-qemu --elf $<TARGET_FILE:${target}>)
+    set_tests_properties(guest_qemu_${name} guest_qemu_elf_${name} PROPERTIES LABELS guest
+      TIMEOUT 60 ENVIRONMENT "QEMU_TIMEOUT=50")
   endforeach()
+  # The harness must notice a failing program: elfboot without a module
+  # prints a FAIL line and exits with the fail code.
+  add_test(NAME guest_qemu_harness_sees_fail
+    COMMAND ${CMAKE_SOURCE_DIR}/guest/run-qemu $<TARGET_FILE:guest_elfboot>)
+  set_tests_properties(guest_qemu_harness_sees_fail PROPERTIES LABELS guest TIMEOUT 60
+    WILL_FAIL TRUE ENVIRONMENT "QEMU_TIMEOUT=50")
+endif()
+
+# Debian's kernel + guest/mkinitramfs under QEMU (~15 s): needs
+# scripts/fetch-guest; skipped (code 77) when the cache is empty.
+if(QEMU_SYSTEM_X86_64)
+  add_test(NAME guest_qemu_linux_initramfs
+    COMMAND sh -c "[ -f \"$1\" ] || exit 77; ${CMAKE_SOURCE_DIR}/guest/mkinitramfs -o ${CMAKE_BINARY_DIR}/guest/test-initramfs.cpio.gz -t $<TARGET_FILE:tandemctl> >/dev/null && ${CMAKE_SOURCE_DIR}/guest/run-qemu-linux ${CMAKE_BINARY_DIR}/guest/test-initramfs.cpio.gz"
+      sh ${CMAKE_SOURCE_DIR}/cache/kernel/current)
+  set_tests_properties(guest_qemu_linux_initramfs PROPERTIES LABELS "guest;long"
+    TIMEOUT 400 SKIP_RETURN_CODE 77)
 endif()

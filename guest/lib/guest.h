@@ -24,6 +24,15 @@ static inline void mmio_write32(uint64_t addr, uint32_t v) { *(volatile uint32_t
 static inline uint64_t mmio_read64(uint64_t addr) { return *(volatile uint64_t *)(uintptr_t)addr; }
 static inline void mmio_write64(uint64_t addr, uint64_t v) { *(volatile uint64_t *)(uintptr_t)addr = v; }
 
+/* A pointer to identity-mapped physical memory. The empty asm keeps GCC
+ * from treating a small constant address as a null-pointer offset. */
+static inline void *phys_ptr(uint64_t addr)
+{
+    void *p;
+    __asm__("" : "=r"(p) : "0"(addr));
+    return p;
+}
+
 /* ---- CPU helpers ---- */
 static inline uint64_t rdmsr(uint32_t msr)
 {
@@ -125,6 +134,7 @@ extern uint64_t boot_page_directory[2048];
 #define LAPIC_LVT_MASKED (1u << 16)
 #define LAPIC_TIMER_PERIODIC (1u << 17)
 #define LAPIC_TIMER_DIVIDE_BY_1 0xB
+#define LAPIC_TIMER_DIVIDE_BY_16 0x3
 #define LAPIC_SPURIOUS_VECTOR 0xFF
 static inline uint32_t lapic_read(uint32_t reg) { return mmio_read32(LAPIC_BASE + reg); }
 static inline void lapic_write(uint32_t reg, uint32_t v) { mmio_write32(LAPIC_BASE + reg, v); }
@@ -172,6 +182,9 @@ _Noreturn void test_pass(void);
 /* How this program was started: BOOT_MULTIBOOT or BOOT_TANDEM_ELF. */
 enum boot_protocol { BOOT_MULTIBOOT = 1, BOOT_TANDEM_ELF = 2 };
 extern enum boot_protocol boot_protocol;
+/* Physical address of the Multiboot information structure (0 when not
+ * booted through Multiboot). */
+extern uint32_t multiboot_info;
 
 #define CHECK(cond, ...) do { if (!(cond)) test_fail(__VA_ARGS__); } while (0)
 #define CHECK_EQ(got, want, what) do { \

@@ -4,11 +4,13 @@
 #include "tandemctl.h"
 
 enum boot_protocol boot_protocol;
+uint32_t multiboot_info;
 
-void guest_start(uint32_t protocol);
-void guest_start(uint32_t protocol)
+void guest_start(uint32_t protocol, uint32_t mbi);
+void guest_start(uint32_t protocol, uint32_t mbi)
 {
     boot_protocol = (enum boot_protocol)protocol;
+    multiboot_info = mbi;
     uart_init();
     pic_mask_all();
     idt_init();

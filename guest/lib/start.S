@@ -28,6 +28,7 @@ multiboot_header:
 _start32:
 	cli
 	mov $1, %esi            /* boot protocol: Multiboot */
+	mov %ebx, %ebp          /* the Multiboot information structure */
 	mov %cr4, %eax
 	or $(CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT), %eax
 	mov %eax, %cr4
@@ -49,6 +50,7 @@ _start32:
 _start64:
 	cli
 	mov $2, %esi            /* boot protocol: tandem ELF */
+	xor %ebp, %ebp          /* no Multiboot information */
 	lea boot_stack_top(%rip), %rsp
 	lgdt boot_gdt_ptr(%rip)
 	lea boot_pml4(%rip), %rax
@@ -74,6 +76,7 @@ long_mode_common:
 	mov %eax, %fs
 	mov %eax, %gs
 	mov %esi, %r12d
+	mov %ebp, %r13d
 	/* Zero .bss (the stack included) before anything is pushed. */
 	lea __bss_start(%rip), %rdi
 	lea _end(%rip), %rcx
@@ -86,6 +89,7 @@ long_mode_common:
 	popfq
 	fninit
 	mov %r12d, %edi
+	mov %r13d, %esi
 	call guest_start
 1:	cli
 	hlt

@@ -40,7 +40,7 @@ static void watchdog(struct trap_frame *f)
 static void wait_uart_interrupts(uint64_t want, const char *what)
 {
     waiting_for = what;
-    lapic_write(LAPIC_TIMER_DIVIDE, 0x3); /* divide by 16 */
+    lapic_write(LAPIC_TIMER_DIVIDE, LAPIC_TIMER_DIVIDE_BY_16);
     lapic_write(LAPIC_LVT_TIMER, WATCHDOG_VECTOR);
     lapic_write(LAPIC_TIMER_INITIAL, 0x10000000);
     while (uart_interrupts < want) {

@@ -59,6 +59,7 @@ static void machine_new(struct machine *m)
 
 static void advance_to(struct machine *m, tick_t t)
 {
+    ck_assert_uint_ge(t, sim_now(&m->sim));
     sim_run(&m->sim, t);
     ck_assert_uint_eq(sim_now(&m->sim), t);
 }
@@ -168,6 +169,21 @@ START_TEST(mode3_square_wave)
         ck_assert_uint_eq(fall->when, clock_tick(cw + 1 + k * 101 + 51));
         ck_assert_uint_eq(rise->when, clock_tick(cw + 1 + (k + 1) * 101));
     }
+    /* A new count during the high half applies from the next half-cycle. */
+    cw = tick_clock(sim_now(&m.sim));
+    program(&m, 0, 0x36, 100);
+    advance_to(&m, clock_tick(cw + 1 + 10));
+    outb(&m, 0x40, 60);
+    outb(&m, 0x40, 0);
+    before = m.nedges;
+    advance_to(&m, clock_tick(cw + 1 + 50 + 5));
+    ck_assert_uint_eq(read_word(&m, 0), 60 - 2 * 5); /* low half of the new count */
+    advance_to(&m, clock_tick(cw + 1 + 50 + 30 + 60 + 1));
+    ck_assert_uint_eq(m.nedges - before, 4);
+    ck_assert_uint_eq(m.edges[before].when, clock_tick(cw + 1 + 50));
+    ck_assert_uint_eq(m.edges[before + 1].when, clock_tick(cw + 1 + 50 + 30));
+    ck_assert_uint_eq(m.edges[before + 2].when, clock_tick(cw + 1 + 50 + 30 + 30));
+    ck_assert_uint_eq(m.edges[before + 3].when, clock_tick(cw + 1 + 50 + 30 + 60));
     sim_destroy(&m.sim);
 }
 END_TEST
@@ -221,6 +237,15 @@ START_TEST(latch_and_read_back)
     uint8_t status = inb(&m, 0x40);
     ck_assert_uint_eq(status, 0x80 | 0x34); /* OUT high, RW 3, mode 2, binary */
     ck_assert_uint_eq(read_word(&m, 0), 5000 - 300);
+    /* A new mode 2 count is "null" until the period ends and loads it. */
+    outb(&m, 0x40, 4000 & 0xff);
+    outb(&m, 0x40, 4000 >> 8);
+    outb(&m, 0x43, 0xE2);
+    ck_assert_uint_eq(inb(&m, 0x40), 0x40 | 0x80 | 0x34);
+    advance_to(&m, clock_tick(5001));
+    outb(&m, 0x43, 0xE2);
+    ck_assert_uint_eq(inb(&m, 0x40), 0x80 | 0x34);
+    ck_assert_uint_eq(read_word(&m, 0), 4000);
     /* Status only, channel 2 never programmed beyond defaults. */
     outb(&m, 0x43, 0xB6);
     outb(&m, 0x43, 0xE8); /* read-back, status only, channel 2 */
@@ -278,9 +303,12 @@ START_TEST(port61_follows_channel2)
     ck_assert_uint_eq(read_word(&m, 2), held);
     ck_assert_uint_eq(inb(&m, 0x61) & 0x20, 0x20);
     /* Refresh toggle follows time (15.085 us). */
-    advance_to(&m, 100 * 15085000ULL);
+    tick_t period = 15085000ULL, next = (sim_now(&m.sim) / period + 1) * period;
+    advance_to(&m, next);
     uint8_t r0 = inb(&m, 0x61) & 0x10;
-    advance_to(&m, 101 * 15085000ULL);
+    advance_to(&m, next + period - 1);
+    ck_assert_uint_eq(inb(&m, 0x61) & 0x10, r0);
+    advance_to(&m, next + period);
     ck_assert_uint_ne(inb(&m, 0x61) & 0x10, r0);
     sim_destroy(&m.sim);
 }
@@ -310,6 +338,20 @@ START_TEST(mode4_strobe_and_gate)
     ck_assert_uint_eq(inb(&m, 0x61) & 0x20, 0);
     advance_to(&m, clock_tick(trig + 1 + 30));
     ck_assert_uint_eq(inb(&m, 0x61) & 0x20, 0x20);
+    /* Mode 2: gate low holds the count and forces OUT high; gate high
+     * restarts from the full count on the next clock. */
+    program(&m, 2, 0xB4, 1000);
+    uint64_t start = tick_clock(sim_now(&m.sim)) + 1;
+    advance_to(&m, clock_tick(start + 999));
+    ck_assert_uint_eq(inb(&m, 0x61) & 0x20, 0);
+    outb(&m, 0x61, 0x00);
+    ck_assert_uint_eq(inb(&m, 0x61) & 0x20, 0x20);
+    advance_to(&m, clock_tick(start + 2000));
+    ck_assert_uint_eq(read_word(&m, 2), 1);
+    outb(&m, 0x61, 0x01);
+    uint64_t restart = tick_clock(sim_now(&m.sim)) + 1;
+    advance_to(&m, clock_tick(restart + 10));
+    ck_assert_uint_eq(read_word(&m, 2), 990);
     sim_destroy(&m.sim);
 }
 END_TEST

@@ -1,6 +1,7 @@
 /* 16550A UART: register behaviour checked against the PC16550D datasheet,
  * backends, checkpoint round trip and a randomized access run. */
 #include <fcntl.h>
+#include <signal.h>
 #include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,11 +9,13 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dev/uart16550.h"
 #include "mem/pc_layout.h"
 #include "mem/system.h"
+#include "sim/log.h"
 #include "sim/serialize.h"
 #include "sim/util.h"
 #include "testlib.h"
@@ -417,9 +420,43 @@ START_TEST(test_stdio_raw_mode_restored)
 }
 END_TEST
 
-/* The same activity on both machines. */
+/* Even a fatal internal error restores the terminal (the log fatal hook). */
+START_TEST(test_fatal_exit_restores_terminal)
+{
+    int master, slave;
+    ck_assert_int_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
+    struct termios before, after;
+    tcgetattr(slave, &before);
+    ck_assert(before.c_lflag & ICANON);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(slave, STDIN_FILENO);
+        struct machine m;
+        machine_init(&m, "stdio", NULL, false);
+        struct termios during;
+        tcgetattr(STDIN_FILENO, &during);
+        if (during.c_lflag & ICANON)
+            _exit(2); /* raw mode never happened: the parent fails the test */
+        fatal("deliberate internal error to test the terminal restore");
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "child status 0x%x", status);
+    tcgetattr(slave, &after);
+    ck_assert_int_eq(after.c_lflag, before.c_lflag);
+    ck_assert_int_eq(after.c_iflag, before.c_iflag);
+    close(slave);
+    close(master);
+}
+END_TEST
+
+/* The same activity on both machines: transmit (in and out of loopback),
+ * read, acknowledge, let time pass. */
 static void activity(struct machine *m, unsigned step)
 {
+    if (step % 4 == 0)
+        out8(m, MCR, (uint8_t)(0x0B | (step % 8 ? 0x10 : 0)));
     out8(m, THR, (uint8_t)('0' + step % 10));
     if (step % 3 == 0)
         (void)in8(m, THR);
@@ -430,6 +467,7 @@ static void activity(struct machine *m, unsigned step)
 
 static void log_observation(struct machine *m, char *buf, size_t *len)
 {
+    buf[(*len)++] = (char)m->sink.level[PC_GSI_COM1];
     buf[(*len)++] = (char)in8(m, IIR);
     buf[(*len)++] = (char)in8(m, LSR);
     buf[(*len)++] = (char)in8(m, MSR);
@@ -438,22 +476,28 @@ static void log_observation(struct machine *m, char *buf, size_t *len)
 START_TEST(test_checkpoint_round_trip)
 {
     struct machine a, b;
-    machine_init(&a, "none", NULL, false);
+    machine_init(&a, "none", NULL, true);
     out8(&a, LCR, 0x83);
     out8(&a, THR, 3);
     out8(&a, LCR, 0x1B); /* 8E2 */
     out8(&a, FCR, 0x41); /* FIFO, trigger 4 */
     out8(&a, SCR, 0x77);
+    out8(&a, THR, '>');  /* goes out */
     out8(&a, MCR, 0x1B); /* loopback: TX lands in the RX FIFO */
     out8(&a, IER, 0x0F);
     for (int i = 0; i < 3; i++)
         out8(&a, THR, (uint8_t)('A' + i));
+    out8(&a, MCR, 0x0B); /* loopback off: OUT2 lets the pending THRE through */
     run_for(&a, 100 * TICKS_PER_US); /* the timeout timer is armed, not fired */
+    ck_assert(a.sink.level[PC_GSI_COM1]);
+    ck_assert_uint_eq(in8(&a, LSR) & 1, 1);
 
     struct ser_node *snap = sim_serialize(&a.sim);
-    machine_init(&b, "none", NULL, false);
+    size_t sent_before = strlen(uart16550_output(a.uart));
+    machine_init(&b, "none", NULL, true);
     ck_assert_msg(sim_unserialize(&b.sim, snap) == 0, "%s", err_get());
     ser_node_free(snap);
+    b.sink = a.sink; /* the interrupt controller restores its own view */
 
     char obs_a[512], obs_b[512];
     size_t la = 0, lb = 0;
@@ -466,6 +510,10 @@ START_TEST(test_checkpoint_round_trip)
     ck_assert_uint_eq(la, lb);
     ck_assert_int_eq(memcmp(obs_a, obs_b, la), 0);
     ck_assert_uint_eq(in8(&b, SCR), 0x77);
+    /* loopback is off for steps 0-3, 8-11, ...: those digits went out */
+    ck_assert_str_eq(uart16550_output(a.uart), ">01238901678945672345");
+    ck_assert_str_eq(uart16550_output(a.uart) + sent_before, uart16550_output(b.uart));
+    ck_assert_uint_eq(a.sink.rises[PC_GSI_COM1], b.sink.rises[PC_GSI_COM1]);
     struct ser_node *na = sim_serialize(&a.sim), *nb = sim_serialize(&b.sim);
     ck_assert(ser_node_equal(na, nb));
     ser_node_free(na);
@@ -497,6 +545,30 @@ START_TEST(test_random_accesses)
 }
 END_TEST
 
+/* configs/uart-demo.lua builds the three legacy devices and runs a second. */
+START_TEST(test_demo_config)
+{
+    const char *src = getenv("TANDEM_SOURCE_DIR");
+    ck_assert_ptr_nonnull(src);
+    char *dir = test_tmpdir();
+    char *out;
+    int rc = run_tandem(&out, "run --quiet --outdir %s/out %s/configs/uart-demo.lua -- uart_backend=none"
+                        " </dev/null", dir, src);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "rtc updates 1, uart0 txBytes 0, output ''") != NULL, "%s", out);
+    free(out);
+    char *stats;
+    ck_assert_int_ge(asprintf(&stats, "%s/out/stats.txt", dir), 0);
+    size_t len;
+    char *text = read_whole_file(stats, &len);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_ptr_nonnull(strstr(text, "system.i8042.commands"));
+    free(text);
+    free(stats);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("uart16550");
@@ -512,8 +584,10 @@ int main(void)
     tcase_add_test(tc, test_bad_params);
     tcase_add_test(tc, test_socket_backend);
     tcase_add_test(tc, test_stdio_raw_mode_restored);
+    tcase_add_test(tc, test_fatal_exit_restores_terminal);
     tcase_add_test(tc, test_checkpoint_round_trip);
     tcase_add_test(tc, test_random_accesses);
+    tcase_add_test(tc, test_demo_config);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
