@@ -132,6 +132,22 @@ void cache_set_inst_counter(struct cache *c, const uint64_t *insts)
     c->insts = insts;
 }
 
+void cache_attach_counters(struct cache *c, const uint64_t *insts, const uint64_t *cycles)
+{
+    /* init refuses loops, so the chain ends. */
+    while (c) {
+        c->insts = insts;
+        struct sim_object *next = c->next_level_obj;
+        if (!next)
+            return;
+        if (!strcmp(next->type->name, "DRAM")) {
+            dram_set_cycle_counter(SIM_CAST(struct dram, next), cycles);
+            return;
+        }
+        c = SIM_CAST(struct cache, next);
+    }
+}
+
 static uint64_t cache_level_access(struct mem_level *l, uint64_t addr, unsigned size,
                                    enum mem_op op)
 {

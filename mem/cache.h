@@ -79,6 +79,10 @@ uint64_t cache_access(struct cache *c, uint64_t addr, unsigned size, enum mem_op
 
 /* The instruction counter MPKI is computed against (e.g. &cpu->insts). */
 void cache_set_inst_counter(struct cache *c, const uint64_t *insts);
+/* Points c and every cache below it at an instruction counter, and the
+ * DRAM at the bottom (if any) at a cycle counter: what a CPU or a trace
+ * driver calls once for each hierarchy it drives. */
+void cache_attach_counters(struct cache *c, const uint64_t *insts, const uint64_t *cycles);
 
 /* The hierarchy level of a Cache or DRAM object, or NULL (err_set) for
  * any other type. */

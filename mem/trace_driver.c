@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "cpu/tlb_model.h"
-#include "mem/dram.h"
 #include "sim/serialize.h"
 #include "sim/sim.h"
 #include "sim/stats.h"
@@ -261,18 +260,14 @@ static void step_event_fn(struct event *ev, void *arg)
  * access to it). */
 static void attach_hierarchy(struct trace_driver *d, struct cache *c)
 {
-    for (unsigned depth = 0; c && depth < 64; depth++) {
-        cache_set_inst_counter(c, &d->insts);
+    if (!c)
+        return;
+    cache_attach_counters(c, &d->insts, &d->cycles);
+    while (c) {
         if (c->cachegrind && c->line_size < d->max_access)
             d->max_access = c->line_size;
         struct sim_object *next = c->next_level_obj;
-        if (!next)
-            return;
-        if (!strcmp(next->type->name, "DRAM")) {
-            dram_set_cycle_counter(SIM_CAST(struct dram, next), &d->cycles);
-            return;
-        }
-        c = SIM_CAST(struct cache, next);
+        c = next && !strcmp(next->type->name, "Cache") ? SIM_CAST(struct cache, next) : NULL;
     }
 }
 
