@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N 48
-#define NODES 12000
-#define COPY_BYTES (96 * 1024)
+#define N 32
+#define NODES 10000
+#define COPY_BYTES (48 * 1024)
 
 static double a[N][N], b[N][N], c[N][N];
 
@@ -66,7 +66,7 @@ static uint64_t list_walk(void)
         nodes[order[i]].value = i;
     }
     uint64_t sum = 0;
-    for (int pass = 0; pass < 4; pass++)
+    for (int pass = 0; pass < 2; pass++)
         for (struct node *n = &nodes[order[0]]; n; n = n->next)
             sum += n->value;
     free(order);
@@ -82,7 +82,7 @@ static uint64_t copies(void)
     for (unsigned i = 0; i < COPY_BYTES + 64; i++)
         src[i] = (uint8_t)lcg();
     uint64_t sum = 0;
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < 2; round++) {
         memcpy(dst + round, src + 3 * round, COPY_BYTES);
         sum += dst[lcg() % COPY_BYTES];
     }
