@@ -40,10 +40,12 @@ static inline bool touch_line(struct cache *c, uint64_t block, bool make_dirty, 
         set[0] |= make_dirty;
         return true;
     }
+    /* Sets are small: open-coded shifts beat a memmove call. */
     for (unsigned i = 1; i < n; i++) {
         if ((set[i] | 1) == (key | 1)) {
             uint64_t e = set[i] | make_dirty;
-            memmove(set + 1, set, i * sizeof(*set));
+            for (unsigned j = i; j > 0; j--)
+                set[j] = set[j - 1];
             set[0] = e;
             return true;
         }
@@ -59,7 +61,8 @@ static inline bool touch_line(struct cache *c, uint64_t block, bool make_dirty, 
     uint64_t old = set[victim];
     if (old != CACHE_INVALID && (old & 1))
         *dirty_victim = old >> 1;
-    memmove(set + 1, set, victim * sizeof(*set));
+    for (unsigned j = victim; j > 0; j--)
+        set[j] = set[j - 1];
     set[0] = key | make_dirty;
     return false;
 }
@@ -71,7 +74,7 @@ static inline uint64_t next_access(struct cache *c, uint64_t addr, unsigned size
     return c->next->access(c->next, addr, size, op);
 }
 
-uint64_t cache_access(struct cache *c, uint64_t addr, unsigned size, enum mem_op op)
+uint64_t cache_access_slow(struct cache *c, uint64_t addr, unsigned size, enum mem_op op)
 {
     bool write = op == MEM_WRITE || (op == MEM_MODIFY && !c->cachegrind);
     if (write)
@@ -259,6 +262,8 @@ static int cache_init(struct sim_object *o)
     c->nsets = (uint32_t)(c->size / set_bytes);
     c->line_shift = (unsigned)__builtin_ctz(c->line_size);
     c->set_mask = c->nsets - 1;
+    c->write_hit_inline = c->cachegrind || c->write_policy == CACHE_WRITE_BACK;
+    c->write_makes_dirty = !c->cachegrind && c->write_policy == CACHE_WRITE_BACK;
     size_t n = (size_t)c->nsets * c->assoc;
     c->ways = malloc(n * sizeof(*c->ways));
     if (!c->ways) {

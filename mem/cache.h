@@ -50,6 +50,8 @@ struct cache {
     uint32_t nsets;
     unsigned line_shift;
     uint64_t set_mask;
+    bool write_hit_inline;     /* a write hit needs no next-level traffic */
+    uint64_t write_makes_dirty; /* 1 when a write hit dirties the line */
     struct mem_level level;
     struct mem_level *next;
 
@@ -72,10 +74,32 @@ struct cache {
 
 #define CACHE_INVALID UINT64_MAX
 
-/* Latency in cycles of one access (size >= 1 bytes, at most one line: an
- * access crossing a line boundary touches both lines and counts as one
- * access with at most one miss). */
-uint64_t cache_access(struct cache *c, uint64_t addr, unsigned size, enum mem_op op);
+/* The general access path; cache_access below inlines the common case. */
+uint64_t cache_access_slow(struct cache *c, uint64_t addr, unsigned size, enum mem_op op);
+
+/* Latency in cycles of one access of size >= 1 bytes. An access crossing
+ * line boundaries touches every line it covers and counts as one access
+ * with at most one miss. The inline part handles a hit on the most recent
+ * line of a set without a call; everything else goes to cache_access_slow. */
+static inline uint64_t cache_access(struct cache *c, uint64_t addr, unsigned size, enum mem_op op)
+{
+    uint64_t block = addr >> c->line_shift;
+    if (__builtin_expect(block == (addr + size - 1) >> c->line_shift, 1)) {
+        uint64_t *mru = &c->ways[(block & c->set_mask) * c->assoc];
+        if ((*mru | 1) == ((block << 1) | 1)) {
+            if (op == MEM_READ || (op == MEM_MODIFY && c->cachegrind)) {
+                c->read_accesses++;
+                return c->hit_latency;
+            }
+            if (c->write_hit_inline) {
+                c->write_accesses++;
+                *mru |= c->write_makes_dirty;
+                return c->hit_latency;
+            }
+        }
+    }
+    return cache_access_slow(c, addr, size, op);
+}
 
 /* The instruction counter MPKI is computed against (e.g. &cpu->insts). */
 void cache_set_inst_counter(struct cache *c, const uint64_t *insts);

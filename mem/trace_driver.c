@@ -310,7 +310,17 @@ static int driver_init(struct sim_object *o)
             err_set("source=lackey needs file= (a valgrind --tool=lackey --trace-mem=yes log)");
             return -1;
         }
-        if (trace_load_lackey(&d->trace, d->file) < 0)
+        /* Drivers replaying one file side by side (a sweep) share it. */
+        for (size_t i = 0; i < o->index && !d->trace_borrowed; i++) {
+            struct sim_object *other = o->sim->objects[i];
+            struct trace_driver *od = SIM_CAST(struct trace_driver, other);
+            if (other->type == o->type && od->source == TRACE_SOURCE_LACKEY &&
+                !od->trace_borrowed && od->trace.records && !strcmp(od->file, d->file)) {
+                d->trace = od->trace;
+                d->trace_borrowed = true;
+            }
+        }
+        if (!d->trace_borrowed && trace_load_lackey(&d->trace, d->file) < 0)
             return -1;
     } else {
         if (d->code_footprint < 64 || d->data_footprint < 64) {
@@ -350,9 +360,12 @@ static void driver_startup(struct sim_object *o)
         sim_schedule(o->sim, &d->step_event, sim_now(o->sim));
 }
 
+/* Destroyed in reverse creation order, so borrowers go before the owner. */
 static void driver_destroy(struct sim_object *o)
 {
-    trace_buffer_free(&SIM_CAST(struct trace_driver, o)->trace);
+    struct trace_driver *d = SIM_CAST(struct trace_driver, o);
+    if (!d->trace_borrowed)
+        trace_buffer_free(&d->trace);
 }
 
 static void driver_serialize(struct sim_object *o, struct ser_node *n)

@@ -69,6 +69,7 @@ struct trace_driver {
     struct cache *icache, *dcache;
     struct tlb_model *itlb, *dtlb;
     struct trace_buffer trace;
+    bool trace_borrowed; /* records belong to another driver of the same file */
     struct clock_domain clock;
     struct event step_event;
     unsigned max_access; /* cachegrind clamps accesses to its smallest line */
