@@ -547,6 +547,30 @@ START_TEST(lackey_parser_reports_bad_lines)
 }
 END_TEST
 
+START_TEST(lua_sweep_config_prints_a_table)
+{
+    const char *src = getenv("TANDEM_SOURCE_DIR");
+    ck_assert_ptr_nonnull(src);
+    char *dir = test_tmpdir(), *out;
+    int rc = run_tandem(&out, "run --quiet --outdir %s %s/configs/cache-sweep.lua -- insts=20000 "
+                        "l1=4k,64k l2=128k footprint=64k", dir, src);
+    ck_assert_msg(rc == 0, "%s", out);
+    ck_assert_msg(strstr(out, "L1D mpki") && strstr(out, "\n4k     128k") &&
+                  strstr(out, "\n64k    128k"), "%s", out);
+    free(out);
+    /* A wrong parameter value names the object and the problem. */
+    char *cfg = write_temp_file(dir, "bad.lua",
+                                "tandem.new('Cache', {name = 'l1', size = '32k', assoc = 3})\n"
+                                "sim.run()\n");
+    rc = run_tandem(&out, "run --quiet --outdir %s %s", dir, cfg);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(strstr(out, "l1") && strstr(out, "power-of-two number of sets"), "%s", out);
+    free(out);
+    free(cfg);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cache");
@@ -566,6 +590,7 @@ int main(void)
     tcase_add_test(tc, restore_refuses_other_geometry);
     tcase_add_test(tc, mpki_uses_the_given_counter);
     tcase_add_test(tc, lackey_parser_reports_bad_lines);
+    tcase_add_test(tc, lua_sweep_config_prints_a_table);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
