@@ -418,7 +418,7 @@ static int driver_unserialize(struct sim_object *o, struct ser_node *n)
 static const char *const source_choices[] = {"lackey", "synthetic", NULL};
 
 static const struct param_desc driver_params[] = {
-    PARAM_ENUM_(struct trace_driver, source, "lackey", source_choices,
+    PARAM_ENUM_(struct trace_driver, source, "synthetic", source_choices,
                 "Where accesses come from: a lackey trace file or the synthetic generator"),
     PARAM_STRING_(struct trace_driver, file, "",
                   "valgrind --tool=lackey --trace-mem=yes log (source=lackey)"),

@@ -182,7 +182,10 @@ int ser_get_uint(const struct ser_node *n, const char *key, void *field, size_t 
 void ser_put_event(struct ser_node *n, const char *key, const struct event *ev)
 {
     uint8_t buf[24] = {0};
-    uint64_t vals[3] = {event_scheduled(ev), ev->when, ev->seq};
+    /* An idle event keeps the time and sequence of its last firing; they
+     * are not state, and restoring cannot reproduce them. */
+    bool sched = event_scheduled(ev);
+    uint64_t vals[3] = {sched, sched ? ev->when : 0, sched ? ev->seq : 0};
     for (int k = 0; k < 3; k++)
         for (int i = 0; i < 8; i++)
             buf[8 * k + i] = (uint8_t)(vals[k] >> (56 - 8 * i));
