@@ -85,7 +85,9 @@ uint64_t cache_access_slow(struct cache *c, uint64_t addr, unsigned size, enum m
     bool make_dirty = write && write_back;
     bool allocate = !write || c->write_allocate || c->cachegrind;
     uint64_t first = addr >> c->line_shift;
-    uint64_t last = (addr + (size ? size : 1) - 1) >> c->line_shift;
+    uint64_t end = addr + (size ? size : 1) - 1;
+    /* An access running past the top of the address space stops there. */
+    uint64_t last = (end < addr ? UINT64_MAX : end) >> c->line_shift;
     uint64_t latency = c->hit_latency;
     bool missed = false;
     for (uint64_t block = first;; block++) {

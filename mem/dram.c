@@ -56,8 +56,8 @@ static int dram_init(struct sim_object *o)
         err_set("latency_ns must be 0..1000000, got %g", d->latency_ns);
         return -1;
     }
-    if (!(d->bandwidth_gbps > 0) || d->bandwidth_gbps > 1e6) {
-        err_set("bandwidth_gbps must be above 0 and at most 1000000, got %g", d->bandwidth_gbps);
+    if (!(d->bandwidth_gbps >= 0.001) || d->bandwidth_gbps > 1e6) {
+        err_set("bandwidth_gbps must be 0.001..1000000, got %g", d->bandwidth_gbps);
         return -1;
     }
     clock_domain_init_hz(&d->clock, d->clock_hz);
@@ -66,6 +66,13 @@ static int dram_init(struct sim_object *o)
     d->frac_cycles_per_byte = (uint64_t)llround(cycles_per_byte * (1u << DRAM_FRAC_SHIFT));
     if (d->frac_cycles_per_byte == 0)
         d->frac_cycles_per_byte = 1;
+    /* Keeps size * cost per byte far from overflow for any request. */
+    if (d->frac_cycles_per_byte > (1ULL << 28)) {
+        err_set("bandwidth_gbps %g is below one byte per %llu cycles of clock_hz %llu",
+                d->bandwidth_gbps, 1ULL << (28 - DRAM_FRAC_SHIFT),
+                (unsigned long long)d->clock_hz);
+        return -1;
+    }
     cache_level_of(o);
     stats_add_counter(o, "reads", &d->reads, "count", "Read requests (line fills)");
     stats_add_counter(o, "writes", &d->writes, "count", "Write requests (write-backs)");

@@ -12,9 +12,9 @@
 #include "sim/object.h"
 #include "sim/tick.h"
 
-/* Channel occupancy is kept in 1/65536 cycles so fractional transfer times
+/* Channel occupancy is kept in 1/256 cycles so fractional transfer times
  * accumulate exactly (no floating point on the access path). */
-#define DRAM_FRAC_SHIFT 16
+#define DRAM_FRAC_SHIFT 8
 
 struct dram {
     struct sim_object obj;

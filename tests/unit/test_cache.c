@@ -1,6 +1,7 @@
 /* Cache and DRAM timing models: geometry, LRU and random replacement,
  * write policies, cachegrind mode, latencies, parameter errors, a naive
  * reference model on random streams, determinism and serialization. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -423,7 +424,7 @@ static struct trace_driver *hierarchy(struct simulation *sim, const char *repl)
     struct sim_object *tlb = make(sim, "TLB", "dtlb");
     struct sim_object *drv = make(sim, "TraceDriver", "drv");
     set(drv, "source", "synthetic");
-    set(drv, "synthetic_insts", "200000");
+    set(drv, "synthetic_insts", "100000");
     set(drv, "data_footprint", "256k");
     set(drv, "batch", "1000");
     set_ref(drv, "icache", &l1i->obj);
@@ -444,7 +445,7 @@ START_TEST(same_config_same_stats)
     ck_assert(ser_node_equal(na, nb));
     struct trace_driver *d = SIM_CAST(struct trace_driver, sim_find(&a, "drv"));
     ck_assert(d->finished);
-    ck_assert_uint_eq(d->insts, 200000);
+    ck_assert_uint_eq(d->insts, 100000);
     ck_assert_uint_gt(SIM_CAST(struct cache, sim_find(&a, "l1d"))->read_misses, 100);
     ck_assert_uint_gt(SIM_CAST(struct cache, sim_find(&a, "l2"))->writebacks, 10);
     ck_assert_uint_gt(SIM_CAST(struct dram, sim_find(&a, "mem"))->reads, 100);
@@ -463,7 +464,7 @@ START_TEST(serialize_mid_run_continues_identically)
     struct simulation a, b;
     hierarchy(&a, "random");
     hierarchy(&b, "random");
-    sim_run(&a, 100 * TICKS_PER_US); /* part way */
+    sim_run(&a, 50 * TICKS_PER_US); /* part way */
     struct trace_driver *da = SIM_CAST(struct trace_driver, sim_find(&a, "drv"));
     ck_assert(!da->finished);
     ck_assert_uint_gt(da->position, 0);
@@ -547,6 +548,85 @@ START_TEST(lackey_parser_reports_bad_lines)
 }
 END_TEST
 
+/* Random configurations and random accesses, including sizes spanning
+ * many lines and addresses at the top of the address space: counters stay
+ * consistent, nothing crashes (the ASan/UBSan build runs this too). */
+START_TEST(random_configurations_survive_random_accesses)
+{
+    static const char *const policies[] = {"writeback", "writethrough"};
+    static const char *const repls[] = {"lru", "random"};
+    uint64_t seed = 77;
+    for (int round = 0; round < 24; round++) {
+        struct simulation sim;
+        sim_init(&sim);
+        struct sim_object *mem = make(&sim, "DRAM", "mem");
+        set(mem, "bandwidth_gbps", round & 1 ? "0.5" : "100");
+        struct cache *l2 = new_cache(&sim, "l2", "8k", "8", "64");
+        set_ref(&l2->obj, "next_level", mem);
+        bool cg = round % 4 == 3;
+        char size[32], assoc[16], line[16];
+        unsigned line_size = 8u << (round % 4);
+        unsigned ways = 1u << (round % 3);
+        snprintf(line, sizeof(line), "%u", line_size);
+        snprintf(assoc, sizeof(assoc), "%u", ways);
+        snprintf(size, sizeof(size), "%u", line_size * ways * (1u << (round % 5)));
+        struct cache *c = new_cache(&sim, "c", size, assoc, line);
+        set_ref(&c->obj, "next_level", &l2->obj);
+        if (cg) {
+            set(&c->obj, "cachegrind", "true");
+        } else {
+            set(&c->obj, "write_policy", policies[(round / 2) % 2]);
+            set(&c->obj, "replacement", repls[(round / 3) % 2]);
+            set(&c->obj, "write_allocate", round % 5 ? "true" : "false");
+        }
+        instantiate(&sim);
+        uint64_t now = 0;
+        cache_attach_counters(c, NULL, &now);
+        for (int i = 0; i < 20000; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            uint64_t x = seed >> 7;
+            uint64_t addr = (x & 7) == 0 ? UINT64_MAX - (x >> 8) % 300 : (x >> 8) % 65536;
+            unsigned sz = (x >> 40) % 5 == 0 ? 1 + (unsigned)((x >> 44) % 1023) : 1u << ((x >> 44) & 3);
+            uint64_t lat = cache_access(c, addr, sz, (enum mem_op)((x >> 50) % 3));
+            ck_assert_uint_ge(lat, c->hit_latency);
+            now += 1 + lat % 7;
+        }
+        ck_assert_uint_eq(cache_accesses(c), 20000);
+        ck_assert_uint_le(cache_misses(c), cache_accesses(c));
+        ck_assert_uint_le(l2->read_misses, l2->read_accesses);
+        if (cg)
+            ck_assert_uint_eq(c->writebacks + c->write_throughs, 0);
+        sim_destroy(&sim);
+    }
+}
+END_TEST
+
+START_TEST(dram_random_requests)
+{
+    struct simulation sim;
+    sim_init(&sim);
+    struct dram *d = SIM_CAST(struct dram, make(&sim, "DRAM", "mem"));
+    set(&d->obj, "latency_ns", "45.5");
+    set(&d->obj, "bandwidth_gbps", "3.3");
+    instantiate(&sim);
+    uint64_t now = 0, seed = 3, bytes = 0;
+    dram_set_cycle_counter(d, &now);
+    for (int i = 0; i < 100000; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned size = 1 + (unsigned)((seed >> 20) % 4096);
+        uint64_t lat = dram_access(d, seed, size, (seed >> 40) & 1 ? MEM_READ : MEM_WRITE);
+        /* At least the fixed latency plus the transfer (0.606 cycles/byte). */
+        ck_assert_uint_ge(lat, d->latency_cycles + size * 6 / 10);
+        bytes += size;
+        now += (seed >> 50) % 3000;
+    }
+    ck_assert_uint_eq(d->bytes_read + d->bytes_written, bytes);
+    ck_assert_uint_eq(d->reads + d->writes, 100000);
+    ck_assert_uint_gt(d->queue_cycles, 0);
+    sim_destroy(&sim);
+}
+END_TEST
+
 START_TEST(lua_sweep_config_prints_a_table)
 {
     const char *src = getenv("TANDEM_SOURCE_DIR");
@@ -590,6 +670,8 @@ int main(void)
     tcase_add_test(tc, restore_refuses_other_geometry);
     tcase_add_test(tc, mpki_uses_the_given_counter);
     tcase_add_test(tc, lackey_parser_reports_bad_lines);
+    tcase_add_test(tc, random_configurations_survive_random_accesses);
+    tcase_add_test(tc, dram_random_requests);
     tcase_add_test(tc, lua_sweep_config_prints_a_table);
     suite_add_tcase(s, tc);
     return run_suite(s);
