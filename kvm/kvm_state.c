@@ -101,7 +101,7 @@ int kvm_set_guest_tsc(struct cpu *cpu, struct kvm_vcpu *v, uint64_t value)
         if (miss > -(int64_t)TSC_SET_TOLERANCE && miss < (int64_t)TSC_SET_TOLERANCE)
             return 0;
         v->tsc_fixed = true;
-        log_warn("%s: KVM does not apply guest TSC offsets (the guest sees the host TSC): "
+        log_info("%s: KVM does not apply guest TSC offsets (the guest sees the host TSC): "
                  "tandem adopts the guest's TSC as the CPU's TSC",
                  cpu->obj.path);
     }

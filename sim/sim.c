@@ -35,6 +35,7 @@ void sim_init(struct simulation *sim)
     event_init(&sim->periodic_stats_event, "periodic-stats", EVPRI_STATS, periodic_stats, sim);
     sim->host_start = host_seconds();
     sim->run_until = TICK_MAX;
+    sim->max_tick = TICK_MAX;
     log_tick_source = &sim->eq.now;
 }
 
@@ -291,6 +292,8 @@ const char *sim_run(struct simulation *sim, tick_t until)
     struct progress pr = {0};
     const char *why;
     unsigned n = 0;
+    if (until > sim->max_tick)
+        until = sim->max_tick;
     sim->run_until = until;
     for (;;) {
         if (sim->exit_requested) {

@@ -40,6 +40,8 @@ struct simulation {
     const uint64_t **inst_counters;
     size_t ninst_counters;
     bool progress; /* print a progress line on long runs */
+    bool config_ran; /* the config drove the run itself (sim.run) */
+    tick_t max_tick; /* --max-tick: no run goes past it */
     double host_start;
 
     struct event periodic_stats_event;
