@@ -332,9 +332,10 @@ static void cpu_run_event(struct event *ev, void *arg)
     tick_t reached = start;
     cpu->in_run = true;
     enum cpu_stop why = cpu->engine->run(cpu, until, &reached);
+    /* The engine has returned: its state may be read for the fallback. */
+    cpu->in_run = false;
     if (why == CPU_STOP_FALLBACK)
         why = run_fallback(cpu, &reached);
-    cpu->in_run = false;
     cpu->yield_request = false;
     if (reached < sim_now(sim))
         reached = sim_now(sim);
