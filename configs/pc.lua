@@ -10,7 +10,10 @@ tandem.new("LinuxLoader", {
   name = "linux", parent = system,
   kernel = machine.arg("kernel", src .. "/cache/vmlinuz"),
   initrd = machine.arg("initrd", src .. "/build/guest/initramfs.cpio.gz"),
+  -- tsc_early_khz: the CPU model's fixed TSC rate (cpu/model.h
+  -- CPU_MODEL_TSC_HZ), so Linux needs no calibration against a timer.
   cmdline = machine.arg("cmdline",
-    "console=ttyS0 earlyprintk=serial,ttyS0 nokaslr mitigations=off nopti panic=-1 quiet loglevel=4"),
+    "console=ttyS0 earlyprintk=serial,ttyS0 nokaslr mitigations=off nopti panic=-1 " ..
+    "tsc_early_khz=2000000 quiet loglevel=4"),
 })
 sim.run{until_s = tonumber(machine.arg("seconds", "60"))}
