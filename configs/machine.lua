@@ -18,8 +18,10 @@ function M.pc(opts)
   if opts.console_path then console.path = opts.console_path end
   tandem.new("UART16550", console)
   tandem.new("I8042", {name = "i8042", parent = system})
-  tandem.new("GuestControl", {name = "guestctl", parent = system,
-                              host_files = opts.host_files or ""})
+  local guestctl = tandem.new("GuestControl", {name = "guestctl", parent = system,
+                                               host_files = opts.host_files or ""})
+  -- Carries out the guest's SWITCH_ENGINE requests (boot/engine_switch.c).
+  tandem.new("EngineSwitch", {name = "engine_switch", parent = system, guestctl = guestctl})
   tandem.new("DebugExit", {name = "debug_exit", parent = system})
   tandem.new("AcpiTables", {name = "acpi", parent = system})
   tandem.new("AcpiPM", {name = "acpi_pm", parent = system})

@@ -122,6 +122,7 @@ static int do_switch(struct cpu *cpu, const struct cpu_engine_ops *to)
     }
     if (load_engine_state(cpu) < 0)
         return -1;
+    cpu->switches++;
     DPRINTF(Cpu, &cpu->obj, "switched engine %s -> %s at rip %#" PRIx64, from->name, to->name,
             cpu->state.rip);
     return 0;
@@ -420,6 +421,7 @@ static int cpu_init(struct sim_object *o)
     stats_add_counter(o, "haltedTicks", &cpu->halted_ticks, "tick", "Simulated time spent halted");
     stats_add_counter(o, "engineFallbacks", &cpu->fallbacks, "count",
                       "Instructions the attached engine handed to the fallback engine");
+    stats_add_counter(o, "engineSwitches", &cpu->switches, "count", "Engine switches");
     sim_add_inst_counter(o->sim, &cpu->insts);
     return 0;
 }
@@ -458,6 +460,7 @@ static void cpu_serialize(struct sim_object *o, struct ser_node *n)
     SER_PUT(n, cpu, cycles);
     SER_PUT(n, cpu, halted_ticks);
     SER_PUT(n, cpu, fallbacks);
+    SER_PUT(n, cpu, switches);
     SER_PUT(n, cpu, busy_ticks);
     SER_PUT(n, cpu, sleeping);
     SER_PUT(n, cpu, sleep_start);
@@ -477,7 +480,8 @@ static int cpu_unserialize(struct sim_object *o, struct ser_node *n)
         return -1;
     cpu->state_in_engine = false;
     if (SER_GET(n, cpu, insts) < 0 || SER_GET(n, cpu, cycles) < 0 ||
-        SER_GET(n, cpu, halted_ticks) < 0 || SER_GET(n, cpu, fallbacks) < 0 || SER_GET(n, cpu, busy_ticks) < 0 ||
+        SER_GET(n, cpu, halted_ticks) < 0 || SER_GET(n, cpu, fallbacks) < 0 ||
+        SER_GET(n, cpu, switches) < 0 || SER_GET(n, cpu, busy_ticks) < 0 ||
         SER_GET(n, cpu, sleeping) < 0 || SER_GET(n, cpu, sleep_start) < 0 ||
         SER_GET_ARRAY(n, cpu, engine_counters) < 0)
         return -1;
@@ -492,6 +496,7 @@ static void cpu_reset_stats(struct sim_object *o)
     cpu->busy_ticks = 0;
     cpu->halted_ticks = 0;
     cpu->fallbacks = 0;
+    cpu->switches = 0;
     memset(cpu->engine_counters, 0, sizeof(cpu->engine_counters));
     if (cpu->sleeping)
         cpu->sleep_start = sim_now(o->sim);

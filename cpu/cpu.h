@@ -88,6 +88,7 @@ struct cpu {
      * cannot; its engine_priv while not in use. */
     void *fallback_priv;
     uint64_t fallbacks;  /* instructions handed to the fallback engine */
+    uint64_t switches;   /* engine switches (cpu_switch_engine) */
 
     uint64_t insts;      /* instructions retired (all engines) */
     uint64_t cycles;

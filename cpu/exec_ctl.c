@@ -136,7 +136,7 @@ static HANDLER(exec_grp5)
     }
     if (r == 3 || r == 5)
         interp_unsupported(ip); /* far CALL/JMP: the system part */
-    unsigned size = ip->mode == X86_MODE_64 ? (r == 6 && in->opsize_prefix ? 2 : 8) : in->opsize;
+    unsigned size = ip->mode == X86_MODE_64 ? (r == 6 && in->opsize == 2 ? 2 : 8) : in->opsize;
     uint64_t v = rm_read(ip, in, size);
     if (r == 6) {
         push(ip, size, v);

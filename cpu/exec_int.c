@@ -338,8 +338,9 @@ static HANDLER(exec_shift)
     mem_write(ip, la, size, shift_op(ip, op, mem_read(ip, la, size), count & 0xff, size));
 }
 
-/* SHLD/SHRD (0F A4 A5 AC AD). A 16-bit count above 16 gives an undefined
- * result; this computes it as a 32-bit shift of dest:src, truncated. */
+/* SHLD/SHRD (0F A4 A5 AC AD). A 16-bit count above 16 gives a result the
+ * SDM leaves undefined; this follows AMD hardware (measured on the host):
+ * SHLD shifts the 48-bit dest:src:src, SHRD src:src:dest. */
 static HANDLER(exec_shxd)
 {
     unsigned size = in->opsize, w = 8 * size;
@@ -361,13 +362,13 @@ static HANDLER(exec_shxd)
         if (right) {
             cat = ((unsigned __int128)s << w) | d;
             if (size == 2)
-                cat |= (unsigned __int128)d << 32;
+                cat |= (unsigned __int128)s << 32;
             r = (uint64_t)(cat >> count) & m;
             cf = (uint64_t)(cat >> (count - 1)) & 1;
         } else {
             cat = ((unsigned __int128)d << w) | s;
             if (size == 2)
-                cat = (cat << 16) | d;
+                cat = (cat << 16) | s;
             unsigned total = size == 2 ? 48 : 2 * w;
             r = (uint64_t)(cat >> (total - w - count)) & m;
             cf = (uint64_t)(cat >> (total - count)) & 1;

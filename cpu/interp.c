@@ -67,8 +67,10 @@ int interp_init(struct interp *ip, struct x86_state *s, const struct interp_mem_
         err_set("interp: cannot allocate the decoded-instruction cache");
         return -1;
     }
+    /* Tag 1 with an all-zero mask would match anything: make every entry
+     * miss on its mode instead (no mode value 0xff). */
     for (unsigned i = 0; i < INTERP_ICACHE_SIZE; i++)
-        ip->icache[i].in.len = 0;
+        ip->icache[i].mode = 0xff;
     register_handlers();
     interp_state_changed(ip);
     return 0;
@@ -107,28 +109,26 @@ _Noreturn void interp_unsupported(struct interp *ip)
     longjmp(ip->exc_jump, 1);
 }
 
-static bool canonical(uint64_t la)
-{
-    return (uint64_t)((int64_t)(la << 16) >> 16) == la;
-}
-
 /* Translates la's page for `access` and caches it; returns the entry. */
 static struct interp_tlb_entry *tlb_fill(struct interp *ip, uint64_t la, unsigned access)
 {
-    if (ip->mode == X86_MODE_64 && !canonical(la))
+    if (ip->mode == X86_MODE_64 && !is_canonical(la))
         interp_raise(ip, X86_GP, true, 0);
     uint64_t page = la & ~0xfffull;
     struct interp_fault f = {0};
-    uint8_t *h = ip->mem.translate(ip->mem.opaque, la, access, &f);
-    if (!h && f.vector == INTERP_FAULT_MMIO && ip->mem.mmio_read) {
+    uint8_t *h = ip->mem.translate(ip->mem.opaque, page, access, &f);
+    if (!h && f.vector == INTERP_FAULT_MMIO && ip->mmio.read) {
         if (access & ACC_EXEC)
             interp_unsupported(ip);
         return NULL;
     }
-    if (!h)
+    if (!h) {
+        if (f.vector == X86_PF)
+            f.address = la; /* CR2 is the faulting byte, not its page */
         raise_fault(ip, &f);
+    }
     struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
-    uintptr_t addend = (uintptr_t)h - (uintptr_t)la;
+    uintptr_t addend = (uintptr_t)h - (uintptr_t)page;
     if (e->addend != addend || (e->read_page != page && e->write_page != page && e->exec_page != page))
         e->read_page = e->write_page = e->exec_page = 1;
     e->addend = addend;
@@ -156,13 +156,13 @@ static uint8_t *byte_ptr(struct interp *ip, uint64_t la, unsigned access)
 static void mmio_read_bytes(struct interp *ip, uint64_t la, uint8_t *buf, unsigned len)
 {
     for (unsigned i = 0; i < len; i++)
-        buf[i] = (uint8_t)ip->mem.mmio_read(ip->mem.opaque, la + i, 1);
+        buf[i] = (uint8_t)ip->mmio.read(ip->mem.opaque, la + i, 1);
 }
 
 static void mmio_write_bytes(struct interp *ip, uint64_t la, const uint8_t *buf, unsigned len)
 {
     for (unsigned i = 0; i < len; i++)
-        ip->mem.mmio_write(ip->mem.opaque, la + i, 1, buf[i]);
+        ip->mmio.write(ip->mem.opaque, la + i, 1, buf[i]);
 }
 
 uint8_t *interp_host_ptr(struct interp *ip, uint64_t la, unsigned size, unsigned access)
@@ -181,7 +181,7 @@ uint64_t interp_read_slow(struct interp *ip, uint64_t la, unsigned size, unsigne
         const uint8_t *p = byte_ptr(ip, la, access);
         if (p)
             return load_n(p, size);
-        return access == ACC_WRITE ? 0 : ip->mem.mmio_read(ip->mem.opaque, la, size);
+        return access == ACC_WRITE ? 0 : ip->mmio.read(ip->mem.opaque, la, size);
     }
     uint8_t *p0 = byte_ptr(ip, la, access);
     uint8_t *p1 = byte_ptr(ip, la + first, access);
@@ -207,7 +207,7 @@ void interp_write_slow(struct interp *ip, uint64_t la, unsigned size, uint64_t v
         if (p)
             store_n(p, size, v);
         else
-            ip->mem.mmio_write(ip->mem.opaque, la, size, v);
+            ip->mmio.write(ip->mem.opaque, la, size, v);
         return;
     }
     uint8_t *p0 = byte_ptr(ip, la, ACC_WRITE);
@@ -264,25 +264,33 @@ static const struct decoded_insn *fetch(struct interp *ip, struct decoded_insn *
     const uint8_t *p = (const uint8_t *)(uintptr_t)(la + e->addend);
     unsigned room = 4096 - (unsigned)(la & 0xfff);
     struct interp_icache_entry *c = &ip->icache[(la ^ (la >> 11)) & (INTERP_ICACHE_SIZE - 1)];
-    if (LIKELY(c->rip == la && c->in.len && c->mode == ip->mode && c->in.len <= room &&
-               memcmp(c->bytes, p, c->in.len) == 0))
-        return &c->in;
-    if (room < X86_MAX_INSN_LEN)
+    if (UNLIKELY(room < 16))
         return decode_crossing(ip, la, p, scratch);
+    if (LIKELY(c->rip == la && c->mode == ip->mode)) {
+        uint64_t w0, w1;
+        memcpy(&w0, p, 8);
+        memcpy(&w1, p + 8, 8);
+        if (LIKELY(((w0 & c->mask[0]) == c->bytes[0]) & ((w1 & c->mask[1]) == c->bytes[1])))
+            return &c->in;
+    }
     enum decode_status st = x86_decode(p, X86_MAX_INSN_LEN, ip->mode, &c->in);
     if (st != DECODE_OK || !interp_select(&c->in)) {
-        c->in.len = 0;
+        c->mode = 0xff; /* the entry was overwritten by a failed decode: never a hit */
         raise_decode(ip, st == DECODE_OK ? DECODE_UD : st);
     }
     c->rip = la;
     c->mode = (uint8_t)ip->mode;
-    memcpy(c->bytes, p, c->in.len);
+    uint8_t mask[16] = {0}, bytes[16] = {0};
+    memset(mask, 0xff, c->in.len);
+    memcpy(bytes, p, c->in.len);
+    memcpy(c->mask, mask, 16);
+    memcpy(c->bytes, bytes, 16);
     return &c->in;
 }
 
 enum interp_stop interp_run(struct interp *ip, uint64_t count)
 {
-    uint64_t target = ip->insts + count;
+    uint64_t target = count > UINT64_MAX - ip->insts ? UINT64_MAX : ip->insts + count;
     struct decoded_insn scratch;
     ip->stop = INTERP_STOP_COUNT;
     if (setjmp(ip->exc_jump))

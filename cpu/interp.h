@@ -33,13 +33,17 @@ struct interp_mem_ops {
      * page walk of the system part plugs in here. */
     uint8_t *(*translate)(void *opaque, uint64_t la, unsigned access, struct interp_fault *fault);
     void *opaque;
-    /* Optional, for full-system engines: a translate that sets
-     * fault->vector = INTERP_FAULT_MMIO says la's page is device memory (never
-     * cached); the interpreter then moves each access of 1..8 bytes through
-     * these. Instruction fetch from such a page stops the run with
-     * INTERP_STOP_UNSUPPORTED. */
-    uint64_t (*mmio_read)(void *opaque, uint64_t la, unsigned size);
-    void (*mmio_write)(void *opaque, uint64_t la, unsigned size, uint64_t value);
+};
+
+/* Optional, for full-system engines (set in struct interp after
+ * interp_init): a translate that sets fault->vector = INTERP_FAULT_MMIO
+ * says la's page is device memory (never cached); the interpreter then
+ * moves each access of 1..8 bytes through these, with mem.opaque.
+ * Instruction fetch from such a page stops the run with
+ * INTERP_STOP_UNSUPPORTED. */
+struct interp_mmio_ops {
+    uint64_t (*read)(void *opaque, uint64_t la, unsigned size);
+    void (*write)(void *opaque, uint64_t la, unsigned size, uint64_t value);
 };
 
 /* interp_fault.vector value for "device memory" (not an x86 vector). */
@@ -64,16 +68,20 @@ struct interp_tlb_entry {
     uintptr_t addend;                          /* host = la + addend */
 };
 
+/* A cached decode, valid while memory at `rip` still holds its bytes:
+ * bytes[] (zero-padded) and mask[] cover the instruction's length so the
+ * check is two 8-byte compares. */
 struct interp_icache_entry {
     uint64_t rip;
+    uint64_t bytes[2], mask[2];
     uint8_t mode;
     struct decoded_insn in;
-    uint8_t bytes[X86_MAX_INSN_LEN];
 };
 
 struct interp {
     struct x86_state *s;
     struct interp_mem_ops mem;
+    struct interp_mmio_ops mmio;
     enum x86_mode mode;
     unsigned apic_id;
     /* Guest TSC source (simulated time); NULL reads tsc_offset only. */

@@ -159,12 +159,12 @@ static int engine_attach(struct cpu *cpu)
     }
     e->cpu = cpu;
     e->bus = &cpu->system->bus;
-    struct interp_mem_ops mem = {.translate = translate, .opaque = e, .mmio_read = mmio_read,
-                                 .mmio_write = mmio_write};
+    struct interp_mem_ops mem = {.translate = translate, .opaque = e};
     if (interp_init(&e->ip, &cpu->state, &mem) < 0) {
         free(e);
         return -1;
     }
+    e->ip.mmio = (struct interp_mmio_ops){.read = mmio_read, .write = mmio_write};
     e->ip.apic_id = cpu->cpu_index;
     e->ip.read_tsc = read_tsc;
     e->ip.tsc_opaque = e;
@@ -315,15 +315,15 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
             result = CPU_STOP_HALT;
             break;
         }
+        tick_t next = eq_next_tick(&sim->eq);
+        if (next < until)
+            until = next; /* a device access scheduled something: stop there */
         if (now >= until || cpu->yield_request)
             break;
         if (sim_stop_requested || sim->exit_requested) {
             result = CPU_STOP_EXIT;
             break;
         }
-        tick_t next = eq_next_tick(&sim->eq);
-        if (next < until)
-            until = next > now ? next : now + 1; /* a device access scheduled something */
         uint64_t count = (until - now + cpu->clock.period - 1) / cpu->clock.period;
         bool shadow = s->ev.interrupt_shadow != 0;
         bool step = (s->rflags & X86_FLAG_TF) != 0;

@@ -145,9 +145,23 @@ static inline uint64_t ea_offset(const struct interp *ip, const struct decoded_i
     return addr_trunc(a, in->addrsize);
 }
 
-static inline uint64_t ea_linear(const struct interp *ip, const struct decoded_insn *in)
+static inline bool is_canonical(uint64_t la)
 {
-    return ea_offset(ip, in) + seg_base(ip, in->seg);
+    return (uint64_t)((int64_t)(la << 16) >> 16) == la;
+}
+
+/* A non-canonical stack-segment address raises #SS(0), not #GP(0). */
+static inline uint64_t ss_checked(struct interp *ip, uint64_t la)
+{
+    if (UNLIKELY(ip->mode == X86_MODE_64 && !is_canonical(la)))
+        interp_raise(ip, X86_SS, true, 0);
+    return la;
+}
+
+static inline uint64_t ea_linear(struct interp *ip, const struct decoded_insn *in)
+{
+    uint64_t la = ea_offset(ip, in) + seg_base(ip, in->seg);
+    return in->seg == S_SS ? ss_checked(ip, la) : la;
 }
 
 static inline uint64_t rm_read(struct interp *ip, const struct decoded_insn *in, unsigned size)
@@ -172,9 +186,9 @@ static inline unsigned stack_addrsize(const struct interp *ip)
     return ip->mode == X86_MODE_64 ? 8 : ip->s->seg[S_SS].db ? 4 : 2;
 }
 
-static inline uint64_t stack_la(const struct interp *ip, uint64_t rsp)
+static inline uint64_t stack_la(struct interp *ip, uint64_t rsp)
 {
-    return addr_trunc(rsp, stack_addrsize(ip)) + seg_base(ip, S_SS);
+    return ss_checked(ip, addr_trunc(rsp, stack_addrsize(ip)) + seg_base(ip, S_SS));
 }
 
 static inline void rsp_set(struct interp *ip, uint64_t v)

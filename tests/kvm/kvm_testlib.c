@@ -135,6 +135,11 @@ static bool fake_match(void *opaque, uint8_t mask)
 
 void machine_init(struct kvm_machine *m, bool lapic)
 {
+    machine_init_engine(m, lapic, "kvm");
+}
+
+void machine_init_engine(struct kvm_machine *m, bool lapic, const char *engine)
+{
     memset(m, 0, sizeof(*m));
     sim_init(&m->sim);
     log_set_quiet(true);
@@ -143,6 +148,7 @@ void machine_init(struct kvm_machine *m, bool lapic)
     ck_assert_int_eq(param_set_text(s, sim_type_param(s->type, "mem_size"), "32M"), 0);
     struct sim_object *c = sim_create(&m->sim, "CPU", "system.cpu0");
     ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(param_set_text(c, sim_type_param(c->type, "engine"), engine), 0);
     m->sys = SIM_CAST(struct system, s);
     m->cpu = SIM_CAST(struct cpu, c);
     if (lapic) {

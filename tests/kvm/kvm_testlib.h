@@ -56,6 +56,8 @@ struct kvm_machine {
 bool kvm_usable(void);
 /* Builds and instantiates the machine (with the fake LAPIC when lapic). */
 void machine_init(struct kvm_machine *m, bool lapic);
+/* The same machine with the CPU on another engine (e.g. "interp"). */
+void machine_init_engine(struct kvm_machine *m, bool lapic, const char *engine);
 void machine_destroy(struct kvm_machine *m);
 /* Copies code to TEST_CODE, sets up page tables, GDT and IDT (vector
  * TEST_INTR_VECTOR -> TEST_CODE + handler_offset when nonzero) and puts the

@@ -182,7 +182,7 @@ int main(void)
 {
     Suite *s = suite_create("decode_capstone");
     TCase *tc = tcase_create("decode");
-    tcase_set_timeout(tc, 600);
+    tcase_set_timeout(tc, 3600);
     tcase_add_test(tc, random_bytes);
     tcase_add_test(tc, real_code);
     suite_add_tcase(s, tc);

@@ -332,6 +332,7 @@ static const char *const exempt[][2] = {
     {"LinuxLoader", "needs a kernel file; covered by test_linux_loader"},
     {"ElfLoader", "needs a kernel file; covered by test_elf_loader"},
     {"MultibootLoader", "needs a kernel file; covered by test_multiboot"},
+    {"EngineSwitch", "needs a GuestControl; covered by the engine_switch guest program"},
 };
 
 static const char *exemption(const char *type)

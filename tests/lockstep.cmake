@@ -1,0 +1,26 @@
+# Lockstep suite: the interpreter against the real CPU (ptrace single-step).
+# Label "lockstep": bounded runs per instruction group; "long": >= 1e6
+# instructions per group.
+add_executable(lockstep
+  ${CMAKE_CURRENT_SOURCE_DIR}/lockstep/lockstep.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/lockstep/gen.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/lockstep/workloads.c)
+target_link_libraries(lockstep PRIVATE tandem_core)
+# Integer-only code, so every workload instruction is one the engine runs.
+set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/lockstep/workloads.c
+  PROPERTIES COMPILE_OPTIONS "-mgeneral-regs-only;-O2;-fno-builtin;-fno-tree-loop-distribute-patterns")
+
+set(LOCKSTEP_GROUPS alu shift muldiv bit string stack control misc mixed)
+foreach(group ${LOCKSTEP_GROUPS})
+  add_test(NAME lockstep_${group} COMMAND lockstep gen ${group} 20000 1)
+  set_tests_properties(lockstep_${group} PROPERTIES LABELS lockstep TIMEOUT 300)
+  add_test(NAME lockstep_long_${group} COMMAND lockstep gen ${group} 1000000 7)
+  set_tests_properties(lockstep_long_${group} PROPERTIES LABELS "lockstep;long" TIMEOUT 7200)
+endforeach()
+add_test(NAME lockstep_workloads COMMAND lockstep work)
+set_tests_properties(lockstep_workloads PROPERTIES LABELS lockstep TIMEOUT 600)
+
+# Decoder against capstone over millions of random byte strings.
+add_test(NAME decode_capstone_long COMMAND test_decode_capstone)
+set_tests_properties(decode_capstone_long PROPERTIES LABELS long TIMEOUT 3600
+  ENVIRONMENT "DECODE_CASES=5000000;CK_DEFAULT_TIMEOUT=3600")
