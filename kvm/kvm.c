@@ -522,7 +522,7 @@ static void handle_mmio(struct cpu *cpu, struct kvm_vcpu *v)
     }
 }
 
-static int handle_msr(struct cpu *cpu, struct kvm_vcpu *v, bool write)
+int kvm_handle_msr(struct cpu *cpu, struct kvm_vcpu *v, bool write)
 {
     struct kvm_run *run = v->run;
     const struct cpu_intr_ops *ops = cpu->intr ? cpu->intr->ops : NULL;
@@ -703,7 +703,7 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
             record_exit(cpu, v, run->msr.index);
             cpu->engine_counters[KVM_STAT_EXITS_MSR]++;
             v->completion_pending = true;
-            if (handle_msr(cpu, v, run->exit_reason == KVM_EXIT_X86_WRMSR) < 0) {
+            if (kvm_handle_msr(cpu, v, run->exit_reason == KVM_EXIT_X86_WRMSR) < 0) {
                 log_error("%s: %s", cpu->obj.path, err_get());
                 result = CPU_STOP_ERROR;
                 break;
@@ -723,6 +723,12 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
         case KVM_EXIT_INTR:
             cpu->engine_counters[KVM_STAT_EXITS_INTR]++;
             continue;
+        case KVM_EXIT_DEBUG:
+            if (v->stepping) { /* a kvm_debug session left a step pending */
+                record_exit(cpu, v, 0);
+                continue;
+            }
+            goto unexpected;
         case KVM_EXIT_SHUTDOWN:
             record_exit(cpu, v, 0);
             cpu->engine_counters[KVM_STAT_EXITS_SHUTDOWN]++;
@@ -759,6 +765,7 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
                                                                          : CPU_STOP_ERROR;
             break;
         default:
+        unexpected:
             record_exit(cpu, v, 0);
             cpu->engine_counters[KVM_STAT_EXITS_OTHER]++;
             log_error("%s: unexpected KVM exit %u (%s)", cpu->obj.path, run->exit_reason,
