@@ -272,9 +272,13 @@ static int fallback_step(struct cpu *cpu, const struct cpu_engine_ops *fb, void 
 }
 
 /* The attached engine stopped before an instruction it cannot execute: the
- * fallback engine executes one instruction (taking any interrupt due at that
- * boundary first) on the architectural state, then the attached engine
- * reloads the state and resumes. */
+ * fallback engine executes it and runs on for up to fallback_insts
+ * instructions in all (less at a HLT or when an event is due), taking any
+ * interrupt due on the way, on the architectural state; then the attached
+ * engine reloads the state and resumes. A short run rather than one
+ * instruction because kvm_pvm fails on instructions that come in groups
+ * (SSE, x87 at CPL 0), and its CPL-0 emulation is slower than the
+ * interpreter anyway. */
 static enum cpu_stop run_fallback(struct cpu *cpu, tick_t *reached)
 {
     const struct cpu_engine_ops *fb = cpu_engine_find(CPU_FALLBACK_ENGINE);
@@ -291,7 +295,8 @@ static enum cpu_stop run_fallback(struct cpu *cpu, tick_t *reached)
     tick_t now = sim_now(cpu->obj.sim);
     DPRINTF(Cpu, &cpu->obj, "fallback: %s hands rip %#" PRIx64 " (CPL %u) to %s", cpu->engine->name,
             cpu->state.rip, cpu->state.seg[S_CS].selector & 3, fb->name);
-    struct fallback_run r = {.until = now + cpu->clock.period, .reached = now, .why = CPU_STOP_ERROR};
+    struct fallback_run r = {.until = now + cycles_to_ticks(&cpu->clock, cpu->fallback_insts),
+                             .reached = now, .why = CPU_STOP_ERROR};
     if (with_fallback_engine(cpu, fb, fallback_step, &r) < 0) {
         log_error("%s: fallback engine '%s' failed: %s", cpu->obj.path, fb->name, err_get());
         return CPU_STOP_ERROR;
@@ -420,7 +425,7 @@ static int cpu_init(struct sim_object *o)
     stats_add_ratio(o, "ipc", &cpu->insts, &cpu->cycles, "inst/cycle", "Instructions per cycle");
     stats_add_counter(o, "haltedTicks", &cpu->halted_ticks, "tick", "Simulated time spent halted");
     stats_add_counter(o, "engineFallbacks", &cpu->fallbacks, "count",
-                      "Instructions the attached engine handed to the fallback engine");
+                      "Times the attached engine handed the CPU to the fallback engine");
     stats_add_counter(o, "engineSwitches", &cpu->switches, "count", "Engine switches");
     sim_add_inst_counter(o->sim, &cpu->insts);
     return 0;
@@ -520,6 +525,9 @@ static const struct param_desc cpu_params[] = {
                 "Index of this CPU; also its APIC ID"),
     PARAM_UINT_(struct cpu, clock_hz, "2000000000", 1000000, 100000000000LL, "Hz",
                 "Core clock frequency (cycles and the interpreter's timing)"),
+    PARAM_UINT_(struct cpu, fallback_insts, "32", 1, 1000000, "",
+                "Instructions the fallback engine (interp) runs each time the attached engine "
+                "cannot execute one (KVM emulation failures)"),
     /* Named "engine" in configs; the field is engine_name. */
     {"engine", PARAM_STRING, PARAM_FIELD_(struct cpu, engine_name), "kvm", 1, 0, NULL, NULL, "",
      "Execution engine at start: a registered engine name (kvm, interp)"},

@@ -61,6 +61,7 @@ struct cpu {
     uint32_t cpu_index; /* also the APIC ID */
     uint64_t clock_hz;
     char *engine_name;
+    uint32_t fallback_insts; /* instructions per hand-over to the fallback engine */
 
     struct clock_domain clock;
     struct system *system;
@@ -87,7 +88,7 @@ struct cpu {
      * the attached engine, which executes the instructions that engine
      * cannot; its engine_priv while not in use. */
     void *fallback_priv;
-    uint64_t fallbacks;  /* instructions handed to the fallback engine */
+    uint64_t fallbacks;  /* hand-overs to the fallback engine */
     uint64_t switches;   /* engine switches (cpu_switch_engine) */
 
     uint64_t insts;      /* instructions retired (all engines) */

@@ -21,6 +21,20 @@ static void register_handlers(void)
     exec_int_register();
     exec_ctl_register();
     exec_str_register();
+    exec_sse_register();
+}
+
+/* SSE opcodes are checked for their prefix/ModRM form; others pass. */
+static bool exec_sse_valid_or_other(const struct decoded_insn *in)
+{
+    static const uint8_t sse_ops[] = {0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x28, 0x29, 0x2a, 0x2b,
+                                      0x2c, 0x2d, 0x2e, 0x2f, 0x50, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xd6, 0xd7,
+                                      0xe6, 0xe7, 0xf7};
+    uint8_t op = in->opcode;
+    bool sse = (op >= 0x51 && op <= 0x7f) || (op >= 0xd1 && op <= 0xfe);
+    for (size_t i = 0; !sse && i < sizeof(sse_ops); i++)
+        sse = sse_ops[i] == op;
+    return !sse || exec_sse_valid(in);
 }
 
 bool interp_select(struct decoded_insn *in)
@@ -31,6 +45,8 @@ bool interp_select(struct decoded_insn *in)
         fn = interp_map1[in->opcode];
     else if (in->map == MAP_0F)
         fn = interp_map0f[in->opcode];
+    if (fn && in->map == MAP_0F && !exec_sse_valid_or_other(in))
+        fn = NULL;
     in->exec = fn;
     return fn != NULL;
 }

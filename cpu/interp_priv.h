@@ -307,6 +307,9 @@ extern x86_exec_fn interp_map0f[256];
 void exec_int_register(void);
 void exec_ctl_register(void);
 void exec_str_register(void);
+void exec_sse_register(void);
+/* False for SSE opcodes whose prefix/ModRM form is undefined. */
+bool exec_sse_valid(const struct decoded_insn *in);
 
 /* Branch target: truncated to the operand size outside 64-bit mode. */
 static inline void jump_to(struct interp *ip, const struct decoded_insn *in, uint64_t target)

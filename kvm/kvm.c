@@ -363,6 +363,7 @@ static int kvm_attach(struct cpu *cpu)
     v->has_tsc_offset_attr = ioctl(v->fd, KVM_HAS_DEVICE_ATTR, &attr) == 0;
     if (setup_kick(v) < 0)
         goto fail;
+    v->ud_intercept = kvm_pvm_host();
     register_stats(cpu);
     return 0;
 fail:
@@ -654,6 +655,11 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
         }
         if (cpu->yield_request)
             break;
+        if (v->ud_intercept && kvm_pvm_arm_ud_intercept(cpu, v) < 0) {
+            log_error("%s: %s", cpu->obj.path, err_get());
+            result = CPU_STOP_ERROR;
+            break;
+        }
         if (prepare_interrupts(cpu, v) < 0) {
             log_error("%s: %s", cpu->obj.path, err_get());
             result = CPU_STOP_ERROR;
@@ -735,6 +741,20 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
             log_error("%s: KVM_EXIT_SHUTDOWN: the guest triple-faulted", cpu->obj.path);
             kvm_report_exits(cpu);
             result = CPU_STOP_SHUTDOWN;
+            break;
+        case KVM_EXIT_DEBUG:
+            if (v->ud_bp_addr && run->debug.arch.pc == v->ud_bp_addr) {
+                record_exit(cpu, v, run->debug.arch.pc);
+                cpu->engine_counters[KVM_STAT_EXITS_OTHER]++;
+                result = kvm_pvm_ud_intercepted(cpu, v);
+                break;
+            }
+            record_exit(cpu, v, 0);
+            cpu->engine_counters[KVM_STAT_EXITS_OTHER]++;
+            log_error("%s: unexpected KVM debug exit at %#llx", cpu->obj.path,
+                      (unsigned long long)run->debug.arch.pc);
+            kvm_report_exits(cpu);
+            result = CPU_STOP_ERROR;
             break;
         case KVM_EXIT_INTERNAL_ERROR:
             record_exit(cpu, v, run->internal.suberror);

@@ -52,6 +52,10 @@ struct kvm_vcpu {
     /* IA32_APIC_BASE when the machine has no LAPIC model. */
     uint64_t apic_base;
     uint8_t cr8_at_entry;
+    /* kvm_pvm workaround (kvm/kvm_pvm.c): armed on kvm_pvm hosts; the #UD
+     * handler address the hardware breakpoint is set on (0: none). */
+    bool ud_intercept;
+    uint64_t ud_bp_addr;
     struct kvm_exit_record exits[KVM_EXIT_RING];
     unsigned nexits;
     /* A single-step session (kvm/kvm_debug.c) is on. */
@@ -83,6 +87,11 @@ static inline struct kvm_vcpu *kvm_vcpu_of(struct cpu *cpu)
 }
 
 /* kvm_state.c */
+/* kvm/kvm_pvm.c: INT n at CPL 3 arrives as #UD on kvm_pvm; caught at the
+ * guest's #UD handler and handed to the fallback engine. */
+bool kvm_pvm_host(void);
+int kvm_pvm_arm_ud_intercept(struct cpu *cpu, struct kvm_vcpu *v);
+enum cpu_stop kvm_pvm_ud_intercepted(struct cpu *cpu, struct kvm_vcpu *v);
 int kvm_state_in(struct cpu *cpu);
 int kvm_state_out(struct cpu *cpu);
 /* Makes KVM finish the last exit (I/O data into registers, RIP past the

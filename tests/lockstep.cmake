@@ -10,7 +10,7 @@ target_link_libraries(lockstep PRIVATE tandem_core)
 set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/lockstep/workloads.c
   PROPERTIES COMPILE_OPTIONS "-mgeneral-regs-only;-O2;-fno-builtin;-fno-tree-loop-distribute-patterns")
 
-set(LOCKSTEP_GROUPS alu shift muldiv bit string stack control misc mixed)
+set(LOCKSTEP_GROUPS alu shift muldiv bit string stack control misc sse mixed)
 foreach(group ${LOCKSTEP_GROUPS})
   add_test(NAME lockstep_${group} COMMAND lockstep gen ${group} 20000 1)
   set_tests_properties(lockstep_${group} PROPERTIES LABELS lockstep TIMEOUT 300)

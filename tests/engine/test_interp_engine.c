@@ -204,6 +204,106 @@ START_TEST(ring3_port_access_outside_the_tss_bitmap_raises_gp)
 }
 END_TEST
 
+/* Real mode -> protected mode -> long mode -> compatibility mode, as the SDM
+ * (9.9, 9.8.5) describes, loaded at TEST_CODE and entered at
+ * CS = TEST_CODE >> 4, IP = 0. GNU as source:
+ *     .code16
+ * start:
+ *     cli
+ *     mov %cs, %ax
+ *     mov %ax, %ds
+ *     lgdtl gdtptr - start
+ *     mov %cr0, %eax
+ *     or $1, %al
+ *     mov %eax, %cr0
+ *     ljmpl $0x08, $(0x10000 + pm32 - start)
+ *     .code32
+ * pm32:
+ *     mov $0x10, %ax
+ *     mov %ax, %ds
+ *     mov %ax, %es
+ *     mov %ax, %ss
+ *     mov $0x8ff0, %esp
+ *     mov %cr4, %eax
+ *     or $0x20, %eax
+ *     mov %eax, %cr4
+ *     mov $0x9000, %eax
+ *     mov %eax, %cr3
+ *     mov $0xc0000080, %ecx
+ *     rdmsr
+ *     or $0x100, %eax
+ *     wrmsr
+ *     mov %cr0, %eax
+ *     or $0x80000000, %eax
+ *     mov %eax, %cr0
+ *     ljmp $0x18, $(0x10000 + lm64 - start)
+ *     .code64
+ * lm64:
+ *     mov $0xc0000080, %ecx
+ *     rdmsr
+ *     mov $0x710, %dx
+ *     out %eax, (%dx)
+ *     push $0x08
+ *     push $(0x10000 + compat - start)
+ *     lretq
+ *     .code32
+ * compat:
+ *     mov $0x55, %eax
+ *     out %eax, (%dx)
+ *     hlt
+ *     .p2align 3
+ * gdt:
+ *     .quad 0
+ *     .quad 0x00cf9b000000ffff
+ *     .quad 0x00cf93000000ffff
+ *     .quad 0x00af9b000000ffff
+ * gdtptr:
+ *     .word 31
+ *     .long 0x10000 + gdt - start
+ */
+static const uint8_t mode_switch_guest[] = {
+    0xfa, 0x8c, 0xc8, 0x8e, 0xd8, 0x66, 0x0f, 0x01, 0x16, 0x98, 0x00, 0x0f,
+    0x20, 0xc0, 0x0c, 0x01, 0x0f, 0x22, 0xc0, 0x66, 0xea, 0x1b, 0x00, 0x01,
+    0x00, 0x08, 0x00, 0x66, 0xb8, 0x10, 0x00, 0x8e, 0xd8, 0x8e, 0xc0, 0x8e,
+    0xd0, 0xbc, 0xf0, 0x8f, 0x00, 0x00, 0x0f, 0x20, 0xe0, 0x83, 0xc8, 0x20,
+    0x0f, 0x22, 0xe0, 0xb8, 0x00, 0x90, 0x00, 0x00, 0x0f, 0x22, 0xd8, 0xb9,
+    0x80, 0x00, 0x00, 0xc0, 0x0f, 0x32, 0x0d, 0x00, 0x01, 0x00, 0x00, 0x0f,
+    0x30, 0x0f, 0x20, 0xc0, 0x0d, 0x00, 0x00, 0x00, 0x80, 0x0f, 0x22, 0xc0,
+    0xea, 0x5b, 0x00, 0x01, 0x00, 0x18, 0x00, 0xb9, 0x80, 0x00, 0x00, 0xc0,
+    0x0f, 0x32, 0x66, 0xba, 0x10, 0x07, 0xef, 0x6a, 0x08, 0x68, 0x70, 0x00,
+    0x01, 0x00, 0x48, 0xcb, 0xb8, 0x55, 0x00, 0x00, 0x00, 0xef, 0xf4, 0x90,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00,
+    0x00, 0x9b, 0xcf, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x93, 0xcf, 0x00,
+    0xff, 0xff, 0x00, 0x00, 0x00, 0x9b, 0xaf, 0x00, 0x1f, 0x00, 0x78, 0x00,
+    0x01, 0x00,
+};
+
+START_TEST(real_to_protected_to_long_to_compatibility_mode)
+{
+    struct kvm_machine m;
+    start(&m, false, IO_TEST);
+    memcpy(guest_ptr(&m, TEST_CODE), mode_switch_guest, sizeof(mode_switch_guest));
+    struct x86_state st;
+    x86_state_reset(&st);
+    st.seg[S_CS].selector = TEST_CODE >> 4;
+    st.seg[S_CS].base = TEST_CODE;
+    st.rip = 0;
+    cpu_set_state(m.cpu, &st);
+    sim_run(&m.sim, TICKS_PER_MS);
+    ck_assert(m.cpu->sleeping);
+    ck_assert_uint_eq(m.io.n, 2);
+    expect_io(&m, 0, false, true, 0, X86_EFER_LME | X86_EFER_LMA, 4); /* RDMSR EFER in 64-bit mode */
+    expect_io(&m, 1, false, true, 0, 0x55, 4);                         /* from compatibility mode */
+    const struct x86_state *s = &m.cpu->state;
+    ck_assert_uint_eq(s->seg[S_CS].selector, 0x08);
+    ck_assert(!s->seg[S_CS].l && s->seg[S_CS].db);
+    ck_assert_uint_eq(s->cr0 & (X86_CR0_PE | X86_CR0_PG), X86_CR0_PE | X86_CR0_PG);
+    ck_assert_uint_eq(s->gdtr.base, TEST_CODE + 0x78);
+    ck_assert_uint_eq(s->seg[S_SS].selector, 0x10);
+    machine_destroy(&m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("interp_engine");
@@ -214,6 +314,7 @@ int main(void)
     tcase_add_test(tc, external_interrupt_wakes_hlt_once);
     tcase_add_test(tc, ring3_round_trip_through_iretq_syscall_and_sysret);
     tcase_add_test(tc, ring3_port_access_outside_the_tss_bitmap_raises_gp);
+    tcase_add_test(tc, real_to_protected_to_long_to_compatibility_mode);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

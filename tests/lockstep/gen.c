@@ -410,7 +410,117 @@ static void gen_misc(struct gen *g)
     }
 }
 
-const char *const ls_groups[] = {"alu", "shift", "muldiv", "bit", "string", "stack", "control", "misc", "mixed", NULL};
+/* SSE/SSE2: (prefix, opcode, immediate?, flags). Prefix 0 = none. */
+struct sse_tmpl {
+    uint8_t prefix, op, imm;
+    uint8_t flags; /* T_MEM / T_REG restrictions as for integer templates */
+};
+
+static const struct sse_tmpl sse_list[] = {
+    {0, 0x10, 0, 0}, {0x66, 0x10, 0, 0}, {0xf3, 0x10, 0, 0}, {0xf2, 0x10, 0, 0},
+    {0, 0x11, 0, 0}, {0x66, 0x11, 0, 0}, {0xf3, 0x11, 0, 0}, {0xf2, 0x11, 0, 0},
+    {0, 0x12, 0, 0}, {0x66, 0x12, 0, T_MEM}, {0, 0x13, 0, T_MEM}, {0x66, 0x13, 0, T_MEM},
+    {0, 0x14, 0, 0}, {0x66, 0x14, 0, 0}, {0, 0x15, 0, 0}, {0x66, 0x15, 0, 0},
+    {0, 0x16, 0, 0}, {0x66, 0x16, 0, T_MEM}, {0, 0x17, 0, T_MEM}, {0x66, 0x17, 0, T_MEM},
+    {0, 0x28, 0, 0}, {0x66, 0x28, 0, 0}, {0, 0x29, 0, 0}, {0x66, 0x29, 0, 0},
+    {0xf3, 0x2a, 0, 0}, {0xf2, 0x2a, 0, 0}, {0, 0x2b, 0, T_MEM},
+    {0xf3, 0x2c, 0, 0}, {0xf2, 0x2c, 0, 0}, {0xf3, 0x2d, 0, 0}, {0xf2, 0x2d, 0, 0},
+    {0, 0x2e, 0, 0}, {0x66, 0x2e, 0, 0}, {0, 0x2f, 0, 0}, {0x66, 0x2f, 0, 0},
+    {0, 0x50, 0, T_REG}, {0x66, 0x50, 0, T_REG},
+    {0, 0x51, 0, 0}, {0x66, 0x51, 0, 0}, {0xf3, 0x51, 0, 0}, {0xf2, 0x51, 0, 0},
+    {0, 0x52, 0, 0}, {0xf3, 0x52, 0, 0}, {0, 0x53, 0, 0}, {0xf3, 0x53, 0, 0},
+    {0, 0x54, 0, 0}, {0x66, 0x54, 0, 0}, {0, 0x55, 0, 0}, {0x66, 0x55, 0, 0},
+    {0, 0x56, 0, 0}, {0x66, 0x56, 0, 0}, {0, 0x57, 0, 0}, {0x66, 0x57, 0, 0},
+    {0, 0x58, 0, 0}, {0x66, 0x58, 0, 0}, {0xf3, 0x58, 0, 0}, {0xf2, 0x58, 0, 0},
+    {0, 0x59, 0, 0}, {0x66, 0x59, 0, 0}, {0xf3, 0x59, 0, 0}, {0xf2, 0x59, 0, 0},
+    {0, 0x5a, 0, 0}, {0x66, 0x5a, 0, 0}, {0xf3, 0x5a, 0, 0}, {0xf2, 0x5a, 0, 0},
+    {0, 0x5b, 0, 0}, {0x66, 0x5b, 0, 0}, {0xf3, 0x5b, 0, 0},
+    {0, 0x5c, 0, 0}, {0x66, 0x5c, 0, 0}, {0xf3, 0x5c, 0, 0}, {0xf2, 0x5c, 0, 0},
+    {0, 0x5d, 0, 0}, {0x66, 0x5d, 0, 0}, {0xf3, 0x5d, 0, 0}, {0xf2, 0x5d, 0, 0},
+    {0, 0x5e, 0, 0}, {0x66, 0x5e, 0, 0}, {0xf3, 0x5e, 0, 0}, {0xf2, 0x5e, 0, 0},
+    {0, 0x5f, 0, 0}, {0x66, 0x5f, 0, 0}, {0xf3, 0x5f, 0, 0}, {0xf2, 0x5f, 0, 0},
+    {0x66, 0x60, 0, 0}, {0x66, 0x61, 0, 0}, {0x66, 0x62, 0, 0}, {0x66, 0x63, 0, 0},
+    {0x66, 0x64, 0, 0}, {0x66, 0x65, 0, 0}, {0x66, 0x66, 0, 0}, {0x66, 0x67, 0, 0},
+    {0x66, 0x68, 0, 0}, {0x66, 0x69, 0, 0}, {0x66, 0x6a, 0, 0}, {0x66, 0x6b, 0, 0},
+    {0x66, 0x6c, 0, 0}, {0x66, 0x6d, 0, 0}, {0x66, 0x6e, 0, 0}, {0x66, 0x6f, 0, 0}, {0xf3, 0x6f, 0, 0},
+    {0x66, 0x70, 1, 0}, {0xf3, 0x70, 1, 0}, {0xf2, 0x70, 1, 0},
+    {0x66, 0x71, 1, T_REG}, {0x66, 0x72, 1, T_REG}, {0x66, 0x73, 1, T_REG},
+    {0x66, 0x74, 0, 0}, {0x66, 0x75, 0, 0}, {0x66, 0x76, 0, 0},
+    {0x66, 0x7e, 0, 0}, {0xf3, 0x7e, 0, 0}, {0x66, 0x7f, 0, 0}, {0xf3, 0x7f, 0, 0},
+    {0, 0xc2, 2, 0}, {0x66, 0xc2, 2, 0}, {0xf3, 0xc2, 2, 0}, {0xf2, 0xc2, 2, 0},
+    {0x66, 0xc4, 1, 0}, {0x66, 0xc5, 1, T_REG}, {0, 0xc6, 1, 0}, {0x66, 0xc6, 1, 0},
+    {0x66, 0xd1, 0, 0}, {0x66, 0xd2, 0, 0}, {0x66, 0xd3, 0, 0}, {0x66, 0xd4, 0, 0}, {0x66, 0xd5, 0, 0},
+    {0x66, 0xd6, 0, 0}, {0x66, 0xd7, 0, T_REG},
+    {0x66, 0xd8, 0, 0}, {0x66, 0xd9, 0, 0}, {0x66, 0xda, 0, 0}, {0x66, 0xdb, 0, 0},
+    {0x66, 0xdc, 0, 0}, {0x66, 0xdd, 0, 0}, {0x66, 0xde, 0, 0}, {0x66, 0xdf, 0, 0},
+    {0x66, 0xe0, 0, 0}, {0x66, 0xe1, 0, 0}, {0x66, 0xe2, 0, 0}, {0x66, 0xe3, 0, 0},
+    {0x66, 0xe4, 0, 0}, {0x66, 0xe5, 0, 0}, {0x66, 0xe6, 0, 0}, {0xf3, 0xe6, 0, 0}, {0xf2, 0xe6, 0, 0},
+    {0x66, 0xe7, 0, T_MEM},
+    {0x66, 0xe8, 0, 0}, {0x66, 0xe9, 0, 0}, {0x66, 0xea, 0, 0}, {0x66, 0xeb, 0, 0},
+    {0x66, 0xec, 0, 0}, {0x66, 0xed, 0, 0}, {0x66, 0xee, 0, 0}, {0x66, 0xef, 0, 0},
+    {0x66, 0xf1, 0, 0}, {0x66, 0xf2, 0, 0}, {0x66, 0xf3, 0, 0}, {0x66, 0xf4, 0, 0},
+    {0x66, 0xf5, 0, 0}, {0x66, 0xf6, 0, 0}, {0x66, 0xf8, 0, 0}, {0x66, 0xf9, 0, 0},
+    {0x66, 0xfa, 0, 0}, {0x66, 0xfb, 0, 0}, {0x66, 0xfc, 0, 0}, {0x66, 0xfd, 0, 0}, {0x66, 0xfe, 0, 0},
+};
+
+/* One SSE instruction; memory operands are [rbx + 16*k] (aligned) or,
+ * sometimes, unaligned to exercise #GP. */
+static bool emit_sse_one(struct gen *g)
+{
+    const struct sse_tmpl *t = &sse_list[rnd(g, NT(sse_list))];
+    uint8_t b[16];
+    size_t n = 0;
+    bool mem = (t->flags & T_MEM) || (!(t->flags & T_REG) && rnd(g, 2));
+    if (t->prefix)
+        b[n++] = t->prefix;
+    uint8_t rex = rnd(g, 2) ? (uint8_t)(0x40 | rnd(g, 16)) : 0;
+    if (mem)
+        rex &= (uint8_t)~3;
+    if (rex)
+        b[n++] = rex;
+    b[n++] = 0x0f;
+    b[n++] = t->op;
+    uint8_t reg = (uint8_t)rnd(g, 8);
+    if (t->op >= 0x71 && t->op <= 0x73) {
+        static const uint8_t kinds[3][4] = {{2, 4, 6, 2}, {2, 4, 6, 2}, {2, 3, 6, 7}};
+        reg = kinds[t->op - 0x71][rnd(g, 4)];
+    }
+    if (mem) {
+        int disp = (int)(rnd(g, 64) * 16) - 512 + (rnd(g, 8) == 0 ? (int)rnd(g, 16) : 0);
+        b[n++] = (uint8_t)(0x80 | (reg << 3) | 3);
+        put_le(b, &n, (uint64_t)(int64_t)disp, 4);
+    } else {
+        b[n++] = (uint8_t)(0xc0 | (reg << 3) | rnd(g, 8));
+    }
+    if (t->imm == 1)
+        b[n++] = (uint8_t)rnd(g, 256);
+    else if (t->imm == 2)
+        b[n++] = (uint8_t)rnd(g, 8);
+    if (!acceptable(g, b, n, false))
+        return false;
+    emit(g, b, n);
+    return true;
+}
+
+static void gen_sse(struct gen *g)
+{
+    for (int tries = 0; tries < 1000; tries++)
+        if (emit_sse_one(g))
+            return;
+}
+
+/* Random XMM contents at the start of an SSE program: movdqu xmmN, [rbx+d]. */
+static void sse_prologue(struct gen *g)
+{
+    for (unsigned r = 0; r < 16; r++) {
+        uint8_t b[9] = {0xf3, (uint8_t)(0x40 | (r >= 8 ? 4 : 0)), 0x0f, 0x6f, (uint8_t)(0x80 | ((r & 7) << 3) | 3)};
+        int32_t d = (int32_t)(rnd(g, 0x1000) - 0x800);
+        memcpy(b + 5, &d, 4);
+        emit(g, b, 9);
+    }
+}
+
+const char *const ls_groups[] = {"alu", "shift", "muldiv", "bit", "string", "stack", "control", "misc", "sse", "mixed", NULL};
 
 static void gen_one(struct gen *g, const char *group)
 {
@@ -428,6 +538,8 @@ static void gen_one(struct gen *g, const char *group)
         gen_stack(g);
     else if (strcmp(group, "control") == 0)
         gen_control(g);
+    else if (strcmp(group, "sse") == 0)
+        gen_sse(g);
     else
         gen_misc(g);
 }
@@ -453,9 +565,12 @@ int ls_generate(const char *group, struct ls_rng *rng, csh cs, unsigned count, s
     if (!known)
         return -1;
     struct gen g = {rng, cs, (uint8_t *)(uintptr_t)LS_CODE_BASE, 0};
-    static const char *const mix[] = {"alu", "shift", "muldiv", "bit", "string", "stack", "control", "misc"};
+    static const char *const mix[] = {"alu", "shift", "muldiv", "bit", "string", "stack", "control", "misc", "sse"};
+    bool mixed = strcmp(group, "mixed") == 0;
+    if (mixed || strcmp(group, "sse") == 0)
+        sse_prologue(&g);
     for (unsigned i = 0; i < count && g.pos < LS_CODE_SIZE - 256; i++)
-        gen_one(&g, strcmp(group, "mixed") == 0 ? mix[rnd(&g, 8)] : group);
+        gen_one(&g, mixed ? mix[rnd(&g, 9)] : group);
     EMIT(&g, 0xcc);
     p->len = g.pos;
     uint8_t *data = (uint8_t *)(uintptr_t)LS_DATA_BASE;

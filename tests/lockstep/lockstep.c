@@ -400,6 +400,27 @@ static int step(struct harness *h)
         print_states(&pre, &h->st, &native);
         return -1;
     }
+    struct user_fpregs_struct nfp;
+    if (ptrace(PTRACE_GETFPREGS, h->pid, 0, &nfp) < 0)
+        die_errno("PTRACE_GETFPREGS");
+    if (memcmp(nfp.xmm_space, h->st.fx.xmm, sizeof(h->st.fx.xmm)) != 0 || nfp.mxcsr != h->st.fx.mxcsr) {
+        fprintf(stderr, "DIVERGENCE in SSE state: mxcsr interp %#x native %#x\n", h->st.fx.mxcsr, nfp.mxcsr);
+        for (int i = 0; i < 16; i++) {
+            const uint8_t *a = h->st.fx.xmm[i], *b = (const uint8_t *)nfp.xmm_space + 16 * i;
+            if (memcmp(a, b, 16) == 0)
+                continue;
+            fprintf(stderr, "  xmm%-2d interp ", i);
+            for (int k = 15; k >= 0; k--)
+                fprintf(stderr, "%02x", a[k]);
+            fprintf(stderr, "\n        native ");
+            for (int k = 15; k >= 0; k--)
+                fprintf(stderr, "%02x", b[k]);
+            fprintf(stderr, "\n");
+        }
+        print_insn(h, rip);
+        print_states(&pre, &h->st, &native);
+        return -1;
+    }
     for (unsigned i = 0; i < h->ncmp && may_write_memory(&in, decoded); i++) {
         const struct range *r = &h->cmp[i];
         size_t n = r->hi - r->lo;
