@@ -729,12 +729,6 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
         case KVM_EXIT_INTR:
             cpu->engine_counters[KVM_STAT_EXITS_INTR]++;
             continue;
-        case KVM_EXIT_DEBUG:
-            if (v->stepping) { /* a kvm_debug session left a step pending */
-                record_exit(cpu, v, 0);
-                continue;
-            }
-            goto unexpected;
         case KVM_EXIT_SHUTDOWN:
             record_exit(cpu, v, 0);
             cpu->engine_counters[KVM_STAT_EXITS_SHUTDOWN]++;
@@ -743,6 +737,10 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
             result = CPU_STOP_SHUTDOWN;
             break;
         case KVM_EXIT_DEBUG:
+            if (v->stepping) { /* a kvm_debug session (kvm_debug.c) steps this vCPU */
+                record_exit(cpu, v, 0);
+                continue;
+            }
             if (v->ud_bp_addr && run->debug.arch.pc == v->ud_bp_addr) {
                 record_exit(cpu, v, run->debug.arch.pc);
                 cpu->engine_counters[KVM_STAT_EXITS_OTHER]++;
@@ -785,7 +783,6 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
                                                                          : CPU_STOP_ERROR;
             break;
         default:
-        unexpected:
             record_exit(cpu, v, 0);
             cpu->engine_counters[KVM_STAT_EXITS_OTHER]++;
             log_error("%s: unexpected KVM exit %u (%s)", cpu->obj.path, run->exit_reason,

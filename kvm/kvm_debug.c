@@ -70,6 +70,10 @@ int kvm_debug_begin(struct cpu *cpu, kvm_debug_access_fn hook, void *opaque)
     session_hook = hook;
     session_opaque = opaque;
     v->stepping = true;
+    /* The kvm_pvm #UD intercept (kvm_pvm.c) uses guest debug too. */
+    v->ud_intercept_saved = v->ud_intercept;
+    v->ud_intercept = false;
+    v->ud_bp_addr = 0;
     return 0;
 }
 
@@ -79,6 +83,8 @@ int kvm_debug_end(struct cpu *cpu)
     if (!v)
         return -1;
     v->stepping = false;
+    v->ud_intercept = v->ud_intercept_saved;
+    v->ud_bp_addr = 0; /* re-armed by the next run */
     session_hook = NULL;
     session_opaque = NULL;
     return set_guest_debug(v, 0);

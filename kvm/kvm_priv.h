@@ -58,8 +58,10 @@ struct kvm_vcpu {
     uint64_t ud_bp_addr;
     struct kvm_exit_record exits[KVM_EXIT_RING];
     unsigned nexits;
-    /* A single-step session (kvm/kvm_debug.c) is on. */
+    /* A single-step session (kvm/kvm_debug.c) is on; it owns the guest
+     * debug registers, so the #UD intercept is off meanwhile. */
     bool stepping;
+    bool ud_intercept_saved;
 };
 
 /* Indices into cpu->engine_counters. */

@@ -3,7 +3,7 @@
  * the interpreter ("interp"), stepped one instruction at a time from the
  * same state and compared after each instruction.
  *
- *   lockstep0 [--max N] [--ram-every N] [--mem SIZE] elf PROGRAM.elf
+ *   lockstep0 [--max N] [--ram-every N] [--mem SIZE] [--lenient 1] elf PROGRAM.elf
  *   lockstep0 [...] linux KERNEL [INITRD]
  *
  * Machine K (kvm) is the full PC with its devices; machine I (interp) is a
@@ -28,6 +28,8 @@
 
 #include "compare.h"
 #include "cpu/cpu.h"
+#include "cpu/decode.h"
+#include "cpu/interp.h"
 #include "cpu/mmu.h"
 #include "cpu/segments.h"
 #include "kvm/kvm_debug.h"
@@ -44,6 +46,8 @@
 /* Bound on the instructions the interpreter runs to reach the natural
  * boundary KVM stopped at (an event or SYSCALL ran unstepped on KVM). */
 #define CATCH_UP_MAX 2000000
+/* Bound on the instructions KVM may run past one that exited for I/O. */
+#define IO_CATCH_UP_MAX 4
 /* Bound on the steps of one REP string instruction on KVM. */
 #define REP_STEPS_MAX 100000000
 
@@ -63,11 +67,49 @@ struct replay {
 
 struct stats {
     uint64_t steps, catch_up_insts, emulation_skips, rep_steps, interrupts, copies;
-    uint64_t ram_checks, halts;
+    uint64_t ram_checks, halts, unimplemented;
 };
 
 static struct replay replay;
 static struct stats st;
+
+/* --lenient: instructions the interpreter does not implement (#UD there)
+ * that KVM executed take KVM's result; their mnemonics are listed. */
+static bool lenient;
+#define UNIMPL_MAX 64
+static char unimpl_names[UNIMPL_MAX][32];
+static unsigned unimpl_count;
+
+static void note_unimplemented(const char *mnemonic)
+{
+    st.unimplemented++;
+    for (unsigned n = 0; n < unimpl_count; n++)
+        if (strcmp(unimpl_names[n], mnemonic) == 0)
+            return;
+    if (unimpl_count < UNIMPL_MAX)
+        snprintf(unimpl_names[unimpl_count++], sizeof(unimpl_names[0]), "%s", mnemonic);
+}
+
+/* Whether the interpreter has a handler for the instruction (false: it
+ * raises #UD). */
+static bool interp_implements(const struct insn_info *in, unsigned bits)
+{
+    struct decoded_insn d;
+    enum x86_mode mode = bits == 64 ? X86_MODE_64 : bits == 32 ? X86_MODE_32 : X86_MODE_16;
+    if (x86_decode(in->bytes, sizeof(in->bytes), mode, &d) != DECODE_OK)
+        return false;
+    return interp_select(&d);
+}
+
+/* Copies the RAM pages where from and to differ. */
+static void sync_ram(struct machine *to, const struct machine *from)
+{
+    for (unsigned r = 0; r < from->sys->nram; r++)
+        for (uint64_t off = 0; off < from->sys->ram[r].size; off += 4096)
+            if (memcmp(to->sys->ram[r].host + off, from->sys->ram[r].host + off, 4096))
+                memcpy(to->sys->ram[r].host + off, from->sys->ram[r].host + off, 4096);
+}
+
 
 static void die(int code, const char *fmt, const char *arg)
 {
@@ -227,7 +269,7 @@ static int64_t ram_differs(const struct machine *k, const struct machine *i, uin
     return -1;
 }
 
-static void fetch_insn(struct machine *m, struct insn_info *in)
+static unsigned fetch_insn(struct machine *m, struct insn_info *in)
 {
     const struct x86_state *s = &m->cpu->state;
     uint8_t bytes[16];
@@ -235,6 +277,7 @@ static void fetch_insn(struct machine *m, struct insn_info *in)
     uint64_t n = mmu_read_linear(&m->sys->bus, s, la, bytes, sizeof(bytes));
     unsigned bits = s->seg[S_CS].l && (s->msr.efer & X86_EFER_LMA) ? 64 : s->seg[S_CS].db ? 32 : 16;
     insn_decode(in, s->rip, bytes, n, bits);
+    return bits;
 }
 
 /* One instruction on the interpreter engine of m. */
@@ -383,12 +426,14 @@ int main(int argc, char **argv)
             ram_every = strtoull(argv[a + 1], NULL, 0);
         else if (strcmp(argv[a], "--mem") == 0)
             mem = argv[a + 1];
+        else if (strcmp(argv[a], "--lenient") == 0)
+            lenient = strcmp(argv[a + 1], "0") != 0;
         else
             die(EXIT_SETUP, "unknown option %s", argv[a]);
     }
     if (a + 1 >= argc || (strcmp(argv[a], "elf") != 0 && strcmp(argv[a], "linux") != 0))
         die(EXIT_SETUP, "%s",
-            "usage: lockstep0 [--max N] [--ram-every N] [--mem SIZE] elf PROGRAM.elf | linux "
+            "usage: lockstep0 [--max N] [--ram-every N] [--mem SIZE] [--lenient 1] elf PROGRAM.elf | linux "
             "KERNEL [INITRD]");
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (fd < 0) {
@@ -451,7 +496,8 @@ int main(int argc, char **argv)
         }
         if (interrupt_deliverable(&k))
             inject(&k, &i);
-        fetch_insn(&k, &in);
+        unsigned bits = fetch_insn(&k, &in);
+        bool unimplemented = lenient && in.len && !interp_implements(&in, bits);
         uint64_t events_before = interp_events(&i);
         replay.n = replay.next = 0;
         replay.overflow = false;
@@ -470,7 +516,17 @@ int main(int argc, char **argv)
             st.emulation_skips++;
             kvm_side_fallback(&k);
         }
-        enum cpu_stop ir = interp_step(&i);
+        enum cpu_stop ir;
+        if (unimplemented && kr == KVM_STEP_DONE && ks->rip == in.rip + in.len) {
+            note_unimplemented(in.mnemonic);
+            i.cpu->state = *ks;
+            i.cpu->state_in_engine = false;
+            sync_ram(&i, &k);
+            replay.next = replay.n;
+            ir = CPU_STOP_BUDGET;
+        } else {
+            ir = interp_step(&i);
+        }
         st.steps++;
         k_advance(&k, sim_now(&k.sim) + k.cpu->clock.period);
         if (kr == KVM_STEP_SHUTDOWN || ir == CPU_STOP_SHUTDOWN) {
@@ -492,8 +548,11 @@ int main(int argc, char **argv)
         /* An event (or SYSCALL) cleared TF on KVM: it stopped at the next
          * natural boundary; the interpreter runs on to the same place. */
         bool event = interp_events(&i) != events_before || strcmp(in.mnemonic, "syscall") == 0;
+        /* kvm_pvm loses the single-step trap of an instruction that exited
+         * to userspace (port I/O, MMIO): KVM then also runs the next one. */
+        unsigned limit = event ? CATCH_UP_MAX : replay.n ? IO_CATCH_UP_MAX : 0;
         struct x86_state *is = &i.cpu->state;
-        for (unsigned n = 0; event && n < CATCH_UP_MAX && ir == CPU_STOP_BUDGET; n++) {
+        for (unsigned n = 0; n < limit && ir == CPU_STOP_BUDGET; n++) {
             if (is->rip == ks->rip && is->gpr[R_RSP] == ks->gpr[R_RSP] &&
                 is->seg[S_CS].selector == ks->seg[S_CS].selector)
                 break;
@@ -551,6 +610,13 @@ int main(int argc, char **argv)
         }
     }
     print_summary(host_seconds() - t0);
+    if (unimpl_count) {
+        printf("lockstep0: %" PRIu64 " instructions the interpreter does not implement took KVM's "
+               "result (--lenient):", st.unimplemented);
+        for (unsigned n = 0; n < unimpl_count; n++)
+            printf(" %s", unimpl_names[n]);
+        printf("\n");
+    }
     if (!rc)
         printf("lockstep0: PASS (%s; guest exit status %d)\n", end,
                k.sim.exit_requested ? k.sim.exit_code : -1);
