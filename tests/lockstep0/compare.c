@@ -127,8 +127,23 @@ unsigned state_compare(const struct x86_state *k, const struct x86_state *i, uin
         add(d, gpr[r], k->gpr[r], i->gpr[r]);
     add(d, "rip", k->rip, i->rip);
     add(d, "rflags", k->rflags & ~flags_mask, i->rflags & ~flags_mask);
-    for (int s = 0; s < S_NSEGS; s++)
+    for (int s = 0; s < S_NSEGS; s++) {
+        /* A null selector in a data segment register: AMD keeps the old
+         * hidden attributes (KVM reports them usable), Intel marks the
+         * register unusable; neither is visible to 64-bit code, so only the
+         * selector (and the FS/GS base, which the MSRs set) is compared. */
+        bool null_data = s != S_CS && (k->seg[s].selector & ~3) == 0 &&
+                         (i->seg[s].selector & ~3) == 0;
+        if (null_data) {
+            snprintf(f, sizeof(f), "%s.selector", seg[s]);
+            add(d, f, k->seg[s].selector, i->seg[s].selector);
+            snprintf(f, sizeof(f), "%s.base", seg[s]);
+            if (s == S_FS || s == S_GS)
+                add(d, f, k->seg[s].base, i->seg[s].base);
+            continue;
+        }
         add_seg(d, seg[s], &k->seg[s], &i->seg[s]);
+    }
     add_seg(d, "ldtr", &k->ldtr, &i->ldtr);
     add_seg(d, "tr", &k->tr, &i->tr);
     add(d, "gdtr.base", k->gdtr.base, i->gdtr.base);

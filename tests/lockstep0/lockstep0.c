@@ -46,8 +46,9 @@
 /* Bound on the instructions the interpreter runs to reach the natural
  * boundary KVM stopped at (an event or SYSCALL ran unstepped on KVM). */
 #define CATCH_UP_MAX 2000000
-/* Bound on the instructions KVM may run past one that exited for I/O. */
-#define IO_CATCH_UP_MAX 4
+/* Bound on the instructions KVM may run past one that exited for I/O, or
+ * past an IRET/SYSRET that restored TF. */
+#define IO_CATCH_UP_MAX 64
 /* Bound on the steps of one REP string instruction on KVM. */
 #define REP_STEPS_MAX 100000000
 
@@ -510,6 +511,11 @@ int main(int argc, char **argv)
             st.rep_steps++; /* KVM steps each iteration; the interpreter the whole instruction */
             kr = kvm_debug_step(k.cpu);
         }
+        if (kr == KVM_STEP_DONE && strcmp(in.mnemonic, "hlt") == 0 && ks->rip == in.rip + in.len) {
+            /* Stepped over HLT, kvm_pvm reports the debug exit, not the halt. */
+            kr = KVM_STEP_HALT;
+            ks->run_state = X86_HALTED;
+        }
         if (kr == KVM_STEP_ERROR)
             die(EXIT_SETUP, "%s", err_get());
         if (kr == KVM_STEP_EMULATION) {
@@ -550,14 +556,28 @@ int main(int argc, char **argv)
         bool event = interp_events(&i) != events_before || strcmp(in.mnemonic, "syscall") == 0;
         /* kvm_pvm loses the single-step trap of an instruction that exited
          * to userspace (port I/O, MMIO): KVM then also runs the next one. */
-        unsigned limit = event ? CATCH_UP_MAX : replay.n ? IO_CATCH_UP_MAX : 0;
+        bool iret = strncmp(in.mnemonic, "iret", 4) == 0 || strncmp(in.mnemonic, "sysret", 6) == 0;
+        unsigned limit = event ? CATCH_UP_MAX : replay.n || iret ? IO_CATCH_UP_MAX : 0;
         struct x86_state *is = &i.cpu->state;
-        for (unsigned n = 0; n < limit && ir == CPU_STOP_BUDGET; n++) {
+        /* The interpreter may split a REP string instruction too (at page
+         * boundaries): it finishes it here, as KVM did. */
+        for (uint64_t n = 0; in.rep_string && ir == CPU_STOP_BUDGET && is->rip == in.rip &&
+                             ks->rip != in.rip && n < REP_STEPS_MAX; n++) {
+            ir = interp_step(&i);
+            st.rep_steps++;
+        }
+        uint64_t guard = 0;
+        for (unsigned n = 0; n < limit && ir == CPU_STOP_BUDGET && guard < REP_STEPS_MAX; guard++) {
+            /* RCX too: the interpreter may be inside a REP it splits. */
             if (is->rip == ks->rip && is->gpr[R_RSP] == ks->gpr[R_RSP] &&
+                is->gpr[R_RCX] == ks->gpr[R_RCX] &&
                 is->seg[S_CS].selector == ks->seg[S_CS].selector)
                 break;
+            uint64_t before = is->rip;
             ir = interp_step(&i);
             st.catch_up_insts++;
+            if (is->rip != before) /* a REP the interpreter splits counts once */
+                n++;
         }
         if (replay.overflow) {
             diverge("more than 4096 device accesses in one step", &in, &k, &i, NULL);
