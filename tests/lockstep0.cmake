@@ -8,7 +8,7 @@ target_link_libraries(lockstep0 PRIVATE tandem_core)
 # The programs that currently run to their end without a divergence (with
 # --lenient 1: x87 instructions the interpreter lacks take KVM's result);
 # docs/lockstep.md lists the divergences the others stop at.
-foreach(prog hello ports_mmio)
+foreach(prog hello ports_mmio lapic_timer ioapic_uart exceptions ring3)
   add_test(NAME lockstep0_${prog}
     COMMAND lockstep0 --lenient 1 --max 20000 elf $<TARGET_FILE:guest_${prog}>)
   set_tests_properties(lockstep0_${prog} PROPERTIES LABELS "lockstep;kvm" SKIP_RETURN_CODE 77

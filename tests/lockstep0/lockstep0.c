@@ -3,7 +3,7 @@
  * the interpreter ("interp"), stepped one instruction at a time from the
  * same state and compared after each instruction.
  *
- *   lockstep0 [--max N] [--ram-every N] [--mem SIZE] [--lenient 1] elf PROGRAM.elf
+ *   lockstep0 [--max N] [--ram-every N] [--mem SIZE] [--lenient 1] [--trace 1] elf PROGRAM.elf
  *   lockstep0 [...] linux KERNEL [INITRD]
  *
  * Machine K (kvm) is the full PC with its devices; machine I (interp) is a
@@ -68,7 +68,7 @@ struct replay {
 
 struct stats {
     uint64_t steps, catch_up_insts, emulation_skips, rep_steps, interrupts, copies;
-    uint64_t ram_checks, halts, unimplemented;
+    uint64_t ram_checks, halts, unimplemented, guest_tf_steps;
 };
 
 static struct replay replay;
@@ -77,6 +77,8 @@ static struct stats st;
 /* --lenient: instructions the interpreter does not implement (#UD there)
  * that KVM executed take KVM's result; their mnemonics are listed. */
 static bool lenient;
+/* --trace 1: one line per step. */
+static bool trace;
 #define UNIMPL_MAX 64
 static char unimpl_names[UNIMPL_MAX][32];
 static unsigned unimpl_count;
@@ -392,9 +394,9 @@ static void print_summary(double secs)
 {
     printf("lockstep0: %" PRIu64 " steps in %.1f s (%.0f steps/s); interp catch-up insts %" PRIu64
            ", emulation skips %" PRIu64 ", extra REP steps %" PRIu64 ", interrupts %" PRIu64
-           ", copied results %" PRIu64 ", halts %" PRIu64 ", RAM compares %" PRIu64 "\n",
+           ", copied results %" PRIu64 ", halts %" PRIu64 ", RAM compares %" PRIu64 ", guest-TF steps %" PRIu64 "\n",
            st.steps, secs, secs > 0 ? st.steps / secs : 0.0, st.catch_up_insts,
-           st.emulation_skips, st.rep_steps, st.interrupts, st.copies, st.halts, st.ram_checks);
+           st.emulation_skips, st.rep_steps, st.interrupts, st.copies, st.halts, st.ram_checks, st.guest_tf_steps);
 }
 
 static void diverge(const char *why, const struct insn_info *in, struct machine *k,
@@ -427,6 +429,8 @@ int main(int argc, char **argv)
             ram_every = strtoull(argv[a + 1], NULL, 0);
         else if (strcmp(argv[a], "--mem") == 0)
             mem = argv[a + 1];
+        else if (strcmp(argv[a], "--trace") == 0)
+            trace = strcmp(argv[a + 1], "0") != 0;
         else if (strcmp(argv[a], "--lenient") == 0)
             lenient = strcmp(argv[a + 1], "0") != 0;
         else
@@ -434,7 +438,7 @@ int main(int argc, char **argv)
     }
     if (a + 1 >= argc || (strcmp(argv[a], "elf") != 0 && strcmp(argv[a], "linux") != 0))
         die(EXIT_SETUP, "%s",
-            "usage: lockstep0 [--max N] [--ram-every N] [--mem SIZE] [--lenient 1] elf PROGRAM.elf | linux "
+            "usage: lockstep0 [--max N] [--ram-every N] [--mem SIZE] [--lenient 1] [--trace 1] elf PROGRAM.elf | linux "
             "KERNEL [INITRD]");
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (fd < 0) {
@@ -499,12 +503,34 @@ int main(int argc, char **argv)
             inject(&k, &i);
         unsigned bits = fetch_insn(&k, &in);
         bool unimplemented = lenient && in.len && !interp_implements(&in, bits);
+        bool to_user = strncmp(in.mnemonic, "iret", 4) == 0 || strncmp(in.mnemonic, "sysret", 6) == 0;
+        uint8_t kb, ib;
+        int64_t ram_at = to_user ? ram_differs(&k, &i, &kb, &ib) : -1;
+        if (ram_at >= 0) { /* checked here too: a return to ring 3 may end the run */
+            char why[128];
+            snprintf(why, sizeof(why), "guest RAM differs at %#" PRIx64 " (kvm %#04x, interp %#04x) before step %" PRIu64,
+                     (uint64_t)ram_at, kb, ib, st.steps + 1);
+            diverge(why, &in, &k, &i, NULL);
+            rc = EXIT_DIVERGED;
+            break;
+        }
         uint64_t events_before = interp_events(&i);
         replay.n = replay.next = 0;
         replay.overflow = false;
         replay.mismatch[0] = 0;
 
-        enum kvm_step_result kr = kvm_debug_step(k.cpu);
+        enum kvm_step_result kr;
+        if (i.cpu->state.rflags & X86_FLAG_TF) {
+            /* The guest single-steps itself: KVM's own stepping owns TF and
+             * would swallow the guest's #DB, so the interpreter executes
+             * the instruction (and delivers the trap) on both sides. */
+            st.guest_tf_steps++;
+            ks->rflags |= X86_FLAG_TF;
+            kvm_side_fallback(&k);
+            kr = KVM_STEP_DONE;
+        } else {
+            kr = kvm_debug_step(k.cpu);
+        }
         uint64_t rep_rip = in.rip;
         while (kr == KVM_STEP_DONE && in.rep_string && ks->rip == rep_rip &&
                !ks->ev.interrupt_injected && st.rep_steps < REP_STEPS_MAX) {
@@ -515,6 +541,13 @@ int main(int argc, char **argv)
             /* Stepped over HLT, kvm_pvm reports the debug exit, not the halt. */
             kr = KVM_STEP_HALT;
             ks->run_state = X86_HALTED;
+        }
+        if (kr == KVM_STEP_HALT && strcmp(in.mnemonic, "hlt") != 0) {
+            /* kvm_pvm reports the HLT exit of a HLT it already stepped over
+             * (see above) late, after the interrupt that woke it: the
+             * instruction stepped here completed normally. */
+            kr = KVM_STEP_DONE;
+            ks->run_state = X86_RUNNABLE;
         }
         if (kr == KVM_STEP_ERROR)
             die(EXIT_SETUP, "%s", err_get());
@@ -579,6 +612,13 @@ int main(int argc, char **argv)
             if (is->rip != before) /* a REP the interpreter splits counts once */
                 n++;
         }
+        if (x86_cpl(&i.cpu->state) == 3) {
+            /* KVM ran ring 3 unstepped (kvm_pvm steps CPL 0 only) to a
+             * boundary the interpreter cannot find reliably. */
+            end = "the interpreter reached CPL 3 (kvm_pvm single-steps CPL 0 only): compared up "
+                  "to the transition";
+            break;
+        }
         if (replay.overflow) {
             diverge("more than 4096 device accesses in one step", &in, &k, &i, NULL);
             rc = EXIT_DIVERGED;
@@ -593,6 +633,10 @@ int main(int argc, char **argv)
             break;
         }
         copy_nondeterministic(&in, ks, is);
+        if (trace)
+            printf("step %" PRIu64 " %#" PRIx64 " %-40s kvm %d -> %#" PRIx64 " interp %d -> %#" PRIx64
+                   "%s\n", st.steps, in.rip, in.text, kr, ks->rip, ir, is->rip,
+                   ks->run_state == X86_HALTED ? " (kvm halted)" : "");
         uint64_t mask = insn_flags_mask(&in);
         if (state_compare(ks, is, mask, &d)) {
             diverge("architectural state differs", &in, &k, &i, &d);
@@ -620,7 +664,8 @@ int main(int argc, char **argv)
         if (k.sim.exit_requested)
             end = "the guest ended the run";
     }
-    if (!rc) {
+    bool at_user = x86_cpl(&i.cpu->state) == 3;
+    if (!rc && !at_user) {
         uint8_t kb, ib;
         int64_t at = ram_differs(&k, &i, &kb, &ib);
         if (at >= 0) {
