@@ -523,7 +523,7 @@ static void handle_mmio(struct cpu *cpu, struct kvm_vcpu *v)
     }
 }
 
-static int handle_msr(struct cpu *cpu, struct kvm_vcpu *v, bool write)
+int kvm_handle_msr(struct cpu *cpu, struct kvm_vcpu *v, bool write)
 {
     struct kvm_run *run = v->run;
     const struct cpu_intr_ops *ops = cpu->intr ? cpu->intr->ops : NULL;
@@ -709,7 +709,7 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
             record_exit(cpu, v, run->msr.index);
             cpu->engine_counters[KVM_STAT_EXITS_MSR]++;
             v->completion_pending = true;
-            if (handle_msr(cpu, v, run->exit_reason == KVM_EXIT_X86_WRMSR) < 0) {
+            if (kvm_handle_msr(cpu, v, run->exit_reason == KVM_EXIT_X86_WRMSR) < 0) {
                 log_error("%s: %s", cpu->obj.path, err_get());
                 result = CPU_STOP_ERROR;
                 break;
@@ -737,6 +737,10 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
             result = CPU_STOP_SHUTDOWN;
             break;
         case KVM_EXIT_DEBUG:
+            if (v->stepping) { /* a kvm_debug session (kvm_debug.c) steps this vCPU */
+                record_exit(cpu, v, 0);
+                continue;
+            }
             if (v->ud_bp_addr && run->debug.arch.pc == v->ud_bp_addr) {
                 record_exit(cpu, v, run->debug.arch.pc);
                 cpu->engine_counters[KVM_STAT_EXITS_OTHER]++;

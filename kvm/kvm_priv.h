@@ -58,6 +58,10 @@ struct kvm_vcpu {
     uint64_t ud_bp_addr;
     struct kvm_exit_record exits[KVM_EXIT_RING];
     unsigned nexits;
+    /* A single-step session (kvm/kvm_debug.c) is on; it owns the guest
+     * debug registers, so the #UD intercept is off meanwhile. */
+    bool stepping;
+    bool ud_intercept_saved;
 };
 
 /* Indices into cpu->engine_counters. */
@@ -99,6 +103,10 @@ uint64_t kvm_guest_tsc_now(const struct kvm_vcpu *v);
 /* Sets the guest TSC to value (now). Where KVM cannot offset the guest
  * TSC the CPU's tsc_offset moves instead, so both agree. 0 or -1. */
 int kvm_set_guest_tsc(struct cpu *cpu, struct kvm_vcpu *v, uint64_t value);
+
+/* kvm.c: the handler of an RDMSR/WRMSR exit (also used by kvm_debug.c's
+ * stepping loop). 0, or -1 with err_set. */
+int kvm_handle_msr(struct cpu *cpu, struct kvm_vcpu *v, bool write);
 
 /* kvm_report.c */
 const char *kvm_exit_name(uint32_t reason);
