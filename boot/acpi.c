@@ -28,6 +28,7 @@
 #define TABLE_ALIGN 16
 
 /* FADT field offsets (ACPI 5.2.9, table 5.9). */
+#define FADT_CENTURY 108
 #define FADT_FLAGS 112
 #define FADT_MINOR_VERSION 131
 #define FADT_X_DSDT 140
@@ -144,6 +145,7 @@ static void write_fadt(uint8_t *t, uint64_t dsdt)
     put32(t + FADT_FLAGS, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_PWR_BUTTON |
                               FADT_F_SLP_BUTTON | FADT_F_HW_REDUCED_ACPI);
     t[FADT_MINOR_VERSION] = FADT_MINOR_REVISION;
+    t[FADT_CENTURY] = PC_CMOS_CENTURY;
     /* Only the 64-bit pointer: the 32-bit DSDT field must not disagree. */
     put64(t + FADT_X_DSDT, dsdt);
     put_gas_io_byte(t + FADT_SLEEP_CONTROL_REG, PC_PORT_ACPI_SLEEP_CTL);
@@ -202,37 +204,51 @@ static void write_madt(uint8_t *t, size_t len, const struct system *sys)
     finish_table(t, len);
 }
 
-static void dsdt_com1(struct aml_buf *b)
+/* An ISA device: _HID, optional _UID, and _CRS with its port ranges and
+ * one IRQ. */
+struct isa_port_range {
+    uint16_t base, len;
+};
+
+static void dsdt_isa_device(struct aml_buf *b, const char *name, const char *hid, int uid,
+                            const struct isa_port_range *ports, unsigned nports, unsigned irq)
 {
-    size_t dev = aml_device_begin(b, "COM1");
+    size_t dev = aml_device_begin(b, name);
     aml_name(b, "_HID");
-    aml_eisaid(b, "PNP0501");
-    aml_name(b, "_UID");
-    aml_integer(b, 1);
+    aml_eisaid(b, hid);
+    if (uid >= 0) {
+        aml_name(b, "_UID");
+        aml_integer(b, (uint64_t)uid);
+    }
     struct aml_buf res;
     aml_init(&res);
-    aml_res_io(&res, PC_PORT_COM1, 8);
-    aml_res_irq(&res, PC_GSI_COM1);
+    for (unsigned i = 0; i < nports; i++)
+        aml_res_io(&res, ports[i].base, ports[i].len);
+    aml_res_irq(&res, irq);
     aml_name(b, "_CRS");
     aml_resource_template(b, &res);
     aml_free(&res);
     aml_end(b, dev);
 }
 
+static void dsdt_com1(struct aml_buf *b)
+{
+    static const struct isa_port_range ports[] = {{PC_PORT_COM1, 8}};
+    dsdt_isa_device(b, "COM1", "PNP0501", 1, ports, 1, PC_GSI_COM1);
+}
+
 static void dsdt_ps2_keyboard(struct aml_buf *b)
 {
-    size_t dev = aml_device_begin(b, "PS2K");
-    aml_name(b, "_HID");
-    aml_eisaid(b, "PNP0303");
-    struct aml_buf res;
-    aml_init(&res);
-    aml_res_io(&res, PC_PORT_I8042_DATA, 1);
-    aml_res_io(&res, PC_PORT_I8042_CMD, 1);
-    aml_res_irq(&res, PC_GSI_KEYBOARD);
-    aml_name(b, "_CRS");
-    aml_resource_template(b, &res);
-    aml_free(&res);
-    aml_end(b, dev);
+    static const struct isa_port_range ports[] = {{PC_PORT_I8042_DATA, 1}, {PC_PORT_I8042_CMD, 1}};
+    dsdt_isa_device(b, "PS2K", "PNP0303", -1, ports, 2, PC_GSI_KEYBOARD);
+}
+
+/* The CMOS RTC: Linux's rtc_cmos binds only through this PNP id when the
+ * platform is hardware-reduced. */
+static void dsdt_rtc(struct aml_buf *b)
+{
+    static const struct isa_port_range ports[] = {{PC_PORT_RTC, 2}};
+    dsdt_isa_device(b, "RTC0", "PNP0B00", -1, ports, 1, PC_GSI_RTC);
 }
 
 static void dsdt_virtio(struct aml_buf *b, unsigned index, const struct acpi_virtio_mmio *v)
@@ -291,6 +307,8 @@ static int build_dsdt_aml(const struct acpi_config *cfg, struct aml_buf *b)
         dsdt_com1(b);
     if (cfg->ps2_keyboard)
         dsdt_ps2_keyboard(b);
+    if (cfg->rtc)
+        dsdt_rtc(b);
     for (unsigned i = 0; i < cfg->nvirtio; i++)
         dsdt_virtio(b, i, &cfg->virtio[i]);
     aml_end(b, sb);
@@ -438,6 +456,7 @@ struct acpi_tables {
     /* params */
     bool com1;
     bool ps2_keyboard;
+    bool rtc;
 
     bool built;
     uint64_t rsdp_addr;
@@ -452,7 +471,7 @@ static int acpi_tables_build(struct acpi_tables *t)
         err_set("%s must be placed under the System object", t->obj.path);
         return -1;
     }
-    struct acpi_config cfg = {.com1 = t->com1, .ps2_keyboard = t->ps2_keyboard};
+    struct acpi_config cfg = {.com1 = t->com1, .ps2_keyboard = t->ps2_keyboard, .rtc = t->rtc};
     if (acpi_collect_virtio(t->obj.sim, &cfg) < 0 || acpi_build(sys, &cfg, &t->rsdp_addr) < 0)
         return -1;
     t->built = true;
@@ -505,6 +524,8 @@ static const struct param_desc acpi_tables_params[] = {
                 "Describe COM1 (PNP0501, port 0x3F8, IRQ 4) in the DSDT"),
     PARAM_BOOL_(struct acpi_tables, ps2_keyboard, "true",
                 "Describe the i8042 keyboard controller (PNP0303, ports 0x60/0x64, IRQ 1)"),
+    PARAM_BOOL_(struct acpi_tables, rtc, "true",
+                "Describe the CMOS RTC (PNP0B00, ports 0x70/0x71, IRQ 8)"),
     PARAM_END,
 };
 

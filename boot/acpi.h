@@ -43,6 +43,7 @@ struct acpi_config {
      * keyboard controller (PNP0303). */
     bool com1;
     bool ps2_keyboard;
+    bool rtc;
     struct acpi_virtio_mmio virtio[PC_VIRTIO_MMIO_MAX];
     unsigned nvirtio;
 };

@@ -168,3 +168,10 @@ int boot_loader_attach(struct sim_object *o, struct sim_object *cpu_ref, struct 
     *cpu = SIM_CAST(struct cpu, c);
     return 0;
 }
+
+void boot_start_cpu(struct cpu *cpu, const struct x86_state *entry)
+{
+    struct x86_state st = *entry;
+    st.msr.apic_base = cpu->state.msr.apic_base;
+    cpu_set_state(cpu, &st);
+}

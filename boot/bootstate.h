@@ -74,4 +74,9 @@ void boot_state_protected_mode(struct x86_state *st, uint32_t eip, uint32_t esp)
 int boot_loader_attach(struct sim_object *o, struct sim_object *cpu_ref, struct system **sys,
                        struct cpu **cpu);
 
+/* For a loader's startup: gives the CPU the entry state, keeping what is
+ * the CPU's own (its APIC base, where only CPU 0 is the bootstrap
+ * processor). */
+void boot_start_cpu(struct cpu *cpu, const struct x86_state *entry);
+
 #endif

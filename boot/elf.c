@@ -265,7 +265,7 @@ static int elf_loader_init(struct sim_object *o)
 static void elf_loader_startup(struct sim_object *o)
 {
     struct elf_loader *l = SIM_CAST(struct elf_loader, o);
-    cpu_set_state(l->cpu, &l->entry_state);
+    boot_start_cpu(l->cpu, &l->entry_state);
 }
 
 /* The program and boot structures are guest RAM and the entry state is the

@@ -10,9 +10,9 @@
 #include "boot/acpi.h"
 #include "boot/bootstate.h"
 #include "boot/elf.h"
+#include "cpu/cpu.h"
 #include "mem/pc_layout.h"
 #include "mem/system.h"
-#include "cpu/cpu.h"
 #include "sim/log.h"
 #include "sim/object.h"
 #include "sim/serialize.h"
@@ -181,12 +181,16 @@ static int extract_xz(const uint8_t *in, size_t in_len, const char *name, uint8_
     strm.avail_in = in_len - 4;
     strm.next_out = buf;
     strm.avail_out = expect;
+    /* liblzma returns LZMA_OK while it progresses, then LZMA_STREAM_END, or
+     * LZMA_BUF_ERROR when it cannot progress: output full before the end
+     * of the stream, or input ended early. */
     do
         r = lzma_code(&strm, LZMA_FINISH);
-    while (r == LZMA_OK && strm.avail_out > 0);
+    while (r == LZMA_OK);
     uint64_t got = strm.total_out;
+    bool output_full = strm.avail_out == 0;
     lzma_end(&strm);
-    if (r == LZMA_OK) {
+    if (r == LZMA_BUF_ERROR && output_full) {
         free(buf);
         err_set("%s: xz payload decompresses to more than the %llu bytes its trailer gives "
                 "(corrupt payload?)", name, (unsigned long long)expect);
@@ -296,6 +300,8 @@ static int load_bzimage(struct system *s, const uint8_t *data, size_t len, const
                          len - info->hdr.setup_size, what) < 0)
         return -1;
     info->entry = info->load_addr + LINUX_ENTRY64_OFFSET;
+    if (info->load_addr + (len - info->hdr.setup_size) > info->kernel_end)
+        info->kernel_end = info->load_addr + (len - info->hdr.setup_size);
     return 0;
 }
 
@@ -382,17 +388,24 @@ static int boot_with_file(struct system *s, const uint8_t *data, size_t len,
     /* The kernel runs from pref_address (its LOAD_PHYSICAL_ADDR) and claims
      * init_size bytes there while it sets itself up. */
     info->load_addr = info->hdr.pref_address;
-    info->kernel_end = info->hdr.pref_address + info->hdr.init_size;
     uint64_t low_end = boot_low_ram_end(s);
-    if (info->hdr.pref_address < PC_HIMEM_START || info->kernel_end > low_end) {
+    if (info->hdr.pref_address < PC_HIMEM_START) {
+        err_set("%s: the kernel's preferred load address 0x%llx is below 1 MiB", name,
+                (unsigned long long)info->hdr.pref_address);
+        return -1;
+    }
+    if (info->hdr.pref_address > low_end ||
+        info->hdr.init_size > low_end - info->hdr.pref_address) {
         err_set("%s: the kernel needs 0x%llx-0x%llx (init_size %u MiB at 0x%llx) but RAM below "
                 "4 GiB ends at 0x%llx (%llu MiB machine): too big for RAM", name,
                 (unsigned long long)info->hdr.pref_address,
-                (unsigned long long)info->kernel_end, info->hdr.init_size >> 20,
+                (unsigned long long)(info->hdr.pref_address + info->hdr.init_size),
+                info->hdr.init_size >> 20,
                 (unsigned long long)info->hdr.pref_address, (unsigned long long)low_end,
                 (unsigned long long)(s->mem_size >> 20));
         return -1;
     }
+    info->kernel_end = info->hdr.pref_address + info->hdr.init_size;
     if (cfg->decompress ? load_vmlinux(s, data, len, name, info) < 0
                         : load_bzimage(s, data, len, name, info) < 0)
         return -1;
@@ -464,7 +477,7 @@ static int linux_loader_init(struct sim_object *o)
 static void linux_loader_startup(struct sim_object *o)
 {
     struct linux_loader *l = SIM_CAST(struct linux_loader, o);
-    cpu_set_state(l->cpu, &l->entry_state);
+    boot_start_cpu(l->cpu, &l->entry_state);
 }
 
 /* What was loaded; the kernel and boot structures themselves are guest RAM

@@ -254,7 +254,7 @@ static int multiboot_loader_init(struct sim_object *o)
 static void multiboot_loader_startup(struct sim_object *o)
 {
     struct multiboot_loader *l = SIM_CAST(struct multiboot_loader, o);
-    cpu_set_state(l->cpu, &l->entry_state);
+    boot_start_cpu(l->cpu, &l->entry_state);
 }
 
 /* The image and the information structure are guest RAM and the entry

@@ -133,10 +133,14 @@ int memfile_decode(const uint8_t *data, size_t size, uint8_t *mem, uint64_t len,
             return -1;
         }
     }
+    /* The stream must end exactly here: give it room for one stray byte. */
+    uint8_t extra;
+    z.next_out = &extra;
+    z.avail_out = 1;
     if (rc == Z_OK)
         rc = inflate(&z, Z_FINISH);
     inflateEnd(&z);
-    if (rc != Z_STREAM_END) {
+    if (rc != Z_STREAM_END || z.avail_out == 0) {
         err_set("%s: compressed data is corrupted or has trailing bytes", name);
         return -1;
     }

@@ -15,15 +15,13 @@
 
 DEBUG_FLAG_DEFINE(Cpu, "CPU run batches, halts, wake-ups and engine switches");
 
-/* Exit codes of runs that a CPU ends (sim_exit). */
-#define CPU_EXIT_CODE_SHUTDOWN 3
-#define CPU_EXIT_CODE_FALLBACK 4
-#define CPU_EXIT_CODE_ENGINE 5
-#define CPU_EXIT_CODE_ERROR 6
+/* A run a CPU ends for a failure exits with the CLI's "run error" status;
+ * the exit reason says which failure. */
+#define CPU_EXIT_CODE_RUN_ERROR 1
 
 /* A CPU never runs more than this much simulated time in one batch, even with
  * no event pending, so tick limits and progress lines stay responsive. */
-#define CPU_MAX_QUANTUM (1 * TICKS_PER_MS)
+#define CPU_MAX_QUANTUM (10 * TICKS_PER_MS)
 
 #define CPU_MAX_ENGINES 8
 static const struct cpu_engine_ops *engines[CPU_MAX_ENGINES];
@@ -75,6 +73,13 @@ int cpu_sync_state(struct cpu *cpu)
 {
     if (!cpu->state_in_engine)
         return 0;
+    if (cpu->in_run) {
+        /* A device callback inside an exit: the instruction that exited is
+         * half done. Work on the state from an event instead. */
+        err_set("%s: the CPU state cannot be read during an engine exit (schedule an event)",
+                cpu->obj.path);
+        return -1;
+    }
     if (cpu->engine->state_out(cpu) < 0)
         return -1;
     cpu->state_in_engine = false;
@@ -146,18 +151,25 @@ void cpu_advance_time(struct cpu *cpu, tick_t t)
     tick_t next = eq_next_tick(q);
     if (t > next)
         t = next;
+    if (t > cpu->obj.sim->run_until)
+        t = cpu->obj.sim->run_until;
     if (t > q->now)
         q->now = t;
 }
 
-static void wake(struct cpu *cpu)
+/* Ends a halt: the time since it began counts as halted. */
+static void end_sleep(struct cpu *cpu)
 {
-    struct simulation *sim = cpu->obj.sim;
-    tick_t now = sim_now(sim);
+    tick_t now = sim_now(cpu->obj.sim);
     cpu->halted_ticks += now - cpu->sleep_start;
     cpu->sleeping = false;
-    DPRINTF(Cpu, &cpu->obj, "woken after %" PRIu64 " ticks halted", now - cpu->sleep_start);
-    eq_reschedule(&sim->eq, &cpu->run_event, now);
+    DPRINTF(Cpu, &cpu->obj, "awake after %" PRIu64 " ticks halted", now - cpu->sleep_start);
+}
+
+static void wake(struct cpu *cpu)
+{
+    end_sleep(cpu);
+    eq_reschedule(&cpu->obj.sim->eq, &cpu->run_event, sim_now(cpu->obj.sim));
 }
 
 void cpu_notify_interrupt(void *opaque)
@@ -195,9 +207,11 @@ void cpu_report_state(const struct cpu *cpu, const struct x86_state *st)
     log_error("  cr0 %08" PRIx64 " cr2 %016" PRIx64 " cr3 %016" PRIx64 " cr4 %08" PRIx64
               " cr8 %" PRIx64 " efer %" PRIx64,
               st->cr0, st->cr2, st->cr3, st->cr4, st->cr8, st->msr.efer);
-    if (st->ev.exception_pending)
-        log_error("  pending exception %u (error %#x%s)", st->ev.exception_vector,
-                  st->ev.exception_error, st->ev.exception_has_error ? "" : ", none");
+    if (st->ev.exception_pending && st->ev.exception_has_error)
+        log_error("  pending exception %u, error code %#x", st->ev.exception_vector,
+                  st->ev.exception_error);
+    else if (st->ev.exception_pending)
+        log_error("  pending exception %u", st->ev.exception_vector);
 }
 
 static void stop_run(struct cpu *cpu, int code, const char *what)
@@ -308,21 +322,26 @@ static void cpu_run_event(struct event *ev, void *arg)
     struct cpu *cpu = arg;
     struct simulation *sim = cpu->obj.sim;
     tick_t start = sim_now(sim);
+    if (cpu->sleeping)
+        end_sleep(cpu);
     if (load_engine_state(cpu) < 0) {
         log_error("%s: engine '%s' cannot load the state: %s", cpu->obj.path, cpu->engine->name,
                   err_get());
-        stop_run(cpu, CPU_EXIT_CODE_ENGINE, "engine failed to load the CPU state");
+        stop_run(cpu, CPU_EXIT_CODE_RUN_ERROR, "engine failed to load the CPU state");
         return;
     }
     tick_t until = eq_next_tick(&sim->eq);
     if (until - start > CPU_MAX_QUANTUM)
         until = start + CPU_MAX_QUANTUM;
+    if (until > sim->run_until)
+        until = sim->run_until;
     tick_t reached = start;
     cpu->in_run = true;
     enum cpu_stop why = cpu->engine->run(cpu, until, &reached);
+    /* The engine has returned: its state may be read for the fallback. */
+    cpu->in_run = false;
     if (why == CPU_STOP_FALLBACK)
         why = run_fallback(cpu, &reached);
-    cpu->in_run = false;
     cpu->yield_request = false;
     if (reached < sim_now(sim))
         reached = sim_now(sim);
@@ -334,7 +353,7 @@ static void cpu_run_event(struct event *ev, void *arg)
         cpu->pending_engine = NULL;
         if (do_switch(cpu, to) < 0) {
             log_error("%s", err_get());
-            stop_run(cpu, CPU_EXIT_CODE_ENGINE, "engine switch failed");
+            stop_run(cpu, CPU_EXIT_CODE_RUN_ERROR, "engine switch failed");
             return;
         }
     }
@@ -344,25 +363,30 @@ static void cpu_run_event(struct event *ev, void *arg)
     case CPU_STOP_BUDGET:
         eq_schedule(&sim->eq, &cpu->run_event, reached > min_next ? reached : min_next);
         break;
-    case CPU_STOP_HALT:
-        /* Sleep without an event: only the LAPIC's notify wakes the CPU. */
+    case CPU_STOP_HALT: {
+        /* Sleep until the LAPIC's notify, or look again at the next event
+         * (whatever it changes); with no event pending, nothing runs. */
         DPRINTF(Cpu, &cpu->obj, "halted at %" PRIu64, reached);
         cpu->sleeping = true;
         cpu->sleep_start = reached;
+        tick_t next = eq_next_tick(&sim->eq);
+        if (next != TICK_MAX)
+            eq_schedule(&sim->eq, &cpu->run_event, next > reached ? next : reached);
         break;
+    }
     case CPU_STOP_EXIT:
         /* The run loop stops before servicing it; a resumed run continues. */
         eq_schedule(&sim->eq, &cpu->run_event, reached > min_next ? reached : min_next);
         break;
     case CPU_STOP_SHUTDOWN:
-        report_and_stop(cpu, CPU_EXIT_CODE_SHUTDOWN, "triple fault (shutdown)");
+        report_and_stop(cpu, CPU_EXIT_CODE_RUN_ERROR, "triple fault (shutdown)");
         break;
     case CPU_STOP_FALLBACK: /* run_fallback turned it into another stop */
-        report_and_stop(cpu, CPU_EXIT_CODE_FALLBACK,
+        report_and_stop(cpu, CPU_EXIT_CODE_RUN_ERROR,
                         "the fallback engine cannot execute the next instruction either");
         break;
     case CPU_STOP_ERROR:
-        report_and_stop(cpu, CPU_EXIT_CODE_ERROR, "the engine failed");
+        report_and_stop(cpu, CPU_EXIT_CODE_RUN_ERROR, "the engine failed");
         break;
     }
 }

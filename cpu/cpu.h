@@ -99,7 +99,8 @@ struct cpu {
 /* The CPU's view of the guest TSC at simulated tick t. */
 uint64_t cpu_tsc_at(const struct cpu *cpu, tick_t t);
 /* Brings the live state back from the engine into cpu->state (no-op when it
- * already is there). Call before reading or changing cpu->state. */
+ * already is there). Call before reading or changing cpu->state, from an
+ * event: inside engine->run (a device access) it fails. */
 int cpu_sync_state(struct cpu *cpu);
 /* Replaces the architectural state (loaders, checkpoints); the engine picks
  * it up before it runs next. */

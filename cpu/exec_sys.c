@@ -249,6 +249,8 @@ static struct x86_segment far_code_segment(struct interp *ip, uint16_t sel, unsi
     }
     if (!cs.present)
         interp_raise(ip, X86_NP, true, sel & 0xfffc);
+    x86_mark_accessed(sys_of(ip)->bus, s, sel, d);
+    cs.type |= 1;
     cs.selector = (uint16_t)((sel & ~3u) | rpl);
     return cs;
 }

@@ -751,8 +751,10 @@ static HANDLER(exec_x87)
             compare(ip, st(ip, 1), valid(ip, 1), true, false, 2); /* FUCOMPP */
         } else if (op == 0xdb && in->modrm == 0xe2) {
             fx->fsw &= (uint16_t)~(0x7f | FSW_ES | FSW_B); /* FNCLEX */
+            return; /* control instructions leave FOP/FIP/FDP alone */
         } else if (op == 0xdb && in->modrm == 0xe3) {
-            finit(ip);
+            finit(ip); /* clears FOP/FIP/FDP itself */
+            return;
         } else if (op == 0xdb && r >= 5) {
             compare(ip, st(ip, i), valid(ip, i), r == 5, true, 0); /* FUCOMI, FCOMI */
         } else { /* FCMOVcc */
@@ -793,9 +795,10 @@ static HANDLER(exec_x87)
         }
         break;
     default: /* DF */
-        if (in->modrm == 0xe0)
+        if (in->modrm == 0xe0) {
             ip->s->gpr[R_RAX] = (ip->s->gpr[R_RAX] & ~0xffffull) | fx->fsw; /* FNSTSW AX */
-        else
+            return; /* a control instruction */
+        }
             compare(ip, st(ip, i), valid(ip, i), r == 5, true, 1); /* FUCOMIP, FCOMIP */
         break;
     }

@@ -72,8 +72,7 @@ void x86_decode_descriptor(uint64_t d, uint16_t selector, struct x86_segment *se
         seg->limit = (seg->limit << 12) | 0xfff;
 }
 
-/* The processor sets the accessed bit of a code/data descriptor it loads. */
-static void mark_accessed(struct bus *bus, const struct x86_state *s, uint16_t selector, uint64_t d)
+void x86_mark_accessed(struct bus *bus, const struct x86_state *s, uint16_t selector, uint64_t d)
 {
     if (!((d >> 44) & 1) || ((d >> 40) & 1))
         return;
@@ -158,7 +157,7 @@ int x86_load_data_segment(struct bus *bus, struct x86_state *s, enum x86_seg whi
             return -1;
         }
     }
-    mark_accessed(bus, s, selector, d);
+    x86_mark_accessed(bus, s, selector, d);
     tmp.type |= 1;
     *seg = tmp;
     return 0;
@@ -231,6 +230,22 @@ static int read_tss(struct bus *bus, const struct x86_state *s, uint32_t off, vo
         return -1;
     }
     return lin_access(bus, s, s->tr.base + off, out, len, false, f);
+}
+
+/* Faults push RFLAGS with RF set, so the handler's IRET re-executes the
+ * instruction without re-triggering an instruction breakpoint (SDM Vol. 3A
+ * 18.3.1.1); traps, aborts and interrupts push it as it is. */
+static bool is_fault(const struct x86_event *ev)
+{
+    if (ev->source != EVENT_EXCEPTION)
+        return false;
+    switch (ev->vector) {
+    case X86_DE: case X86_BR: case X86_UD: case X86_NM: case X86_TS: case X86_NP:
+    case X86_SS: case X86_GP: case X86_PF: case X86_MF: case X86_AC: case X86_XM:
+        return true;
+    default:
+        return false;
+    }
 }
 
 static int deliver_protected(struct bus *bus, struct x86_state *s, const struct x86_event *ev,
@@ -344,7 +359,7 @@ static int deliver_protected(struct bus *bus, struct x86_state *s, const struct 
             rc |= push(bus, s, &st, old_sp, w, f);
     }
     if (!rc)
-        rc |= push(bus, s, &st, s->rflags, w, f);
+        rc |= push(bus, s, &st, s->rflags | (is_fault(ev) ? X86_FLAG_RF : 0), w, f);
     if (!rc)
         rc |= push(bus, s, &st, s->seg[S_CS].selector, w, f);
     if (!rc)
@@ -353,7 +368,7 @@ static int deliver_protected(struct bus *bus, struct x86_state *s, const struct 
         rc |= push(bus, s, &st, ev->error, w, f);
     if (rc)
         return -1;
-    mark_accessed(bus, s, sel, d);
+    x86_mark_accessed(bus, s, sel, d);
     cs.type |= 1;
     cs.selector = (uint16_t)((sel & ~3u) | new_cpl);
     s->seg[S_CS] = cs;
@@ -481,7 +496,7 @@ int x86_iret(struct bus *bus, struct x86_state *s, unsigned opsize, struct x86_f
                 return -1;
             if (check_stack_segment(sd, nss, rpl, X86_GP, 0, &new_ss, f) < 0)
                 return -1;
-            mark_accessed(bus, s, nss, sd);
+            x86_mark_accessed(bus, s, nss, sd);
             new_ss.type |= 1;
         }
     }
@@ -497,7 +512,7 @@ int x86_iret(struct bus *bus, struct x86_state *s, unsigned opsize, struct x86_f
     if (opsize == 2)
         changeable &= 0xffff;
     s->rflags = (s->rflags & ~changeable) | (flags & changeable) | X86_FLAG_FIXED;
-    mark_accessed(bus, s, sel, d);
+    x86_mark_accessed(bus, s, sel, d);
     cs.type |= 1;
     s->seg[S_CS] = cs;
     s->rip = cs.l && long_mode(s) ? rip : rip & 0xffffffff;

@@ -57,6 +57,9 @@ int x86_read_descriptor(struct bus *bus, const struct x86_state *s, uint16_t sel
                         uint64_t *desc, struct x86_fault *f);
 /* Decodes a code/data descriptor into a segment register's hidden part. */
 void x86_decode_descriptor(uint64_t desc, uint16_t selector, struct x86_segment *seg);
+/* The processor sets the accessed bit of a code/data descriptor it loads
+ * (in the GDT/LDT entry of selector; desc is the entry as read). */
+void x86_mark_accessed(struct bus *bus, const struct x86_state *s, uint16_t selector, uint64_t desc);
 
 /* MOV/POP to a data segment register or SS with the protected-mode checks;
  * in real mode base = selector << 4. 0, or -1 with the fault. */

@@ -34,7 +34,8 @@
  * - Timer: the input clock is the bus_hz parameter (default 1 GHz, KVM's
  *   APIC bus rate, so counts mean the same on both engines), divided by the
  *   divide configuration. The current count is derived from simulated time,
- *   rounded up, so it reads zero only once the count has expired. Changing
+ *   rounded up, so a one-shot count reads zero only once it has expired; a
+ *   periodic count never reads zero (it reloads at the expiry tick). Changing
  *   the divider mid-count scales the remaining time (the count continues at
  *   the new rate). The reserved timer mode 11b counts like one-shot.
  * - TPR: get_tpr/set_tpr carry the whole 8-bit TPR; CR8 is TPR[7:4].
@@ -48,6 +49,7 @@
 #include <string.h>
 
 #include "cpu/intr.h"
+#include "dev/pic8259.h"
 #include "mem/pc_layout.h"
 #include "mem/system.h"
 #include "sim/log.h"
@@ -155,7 +157,7 @@ struct lapic {
     struct event timer_event;
     bool warned_ignored;
 
-    uint64_t accepted, delivered, timer_fires, eois, spurious, nmis, ipis_sent;
+    uint64_t accepted, coalesced, delivered, timer_fires, eois, spurious, nmis, ipis_sent;
     uint64_t ignored_messages, misaligned_writes;
 };
 
@@ -276,6 +278,11 @@ static uint32_t timer_current_count(const struct lapic *l)
         return 0;
     tick_t per = timer_count_ticks(l, reg_get(l, REG_TIMER_DIVIDE));
     tick_t left = l->timer_event.when - sim_now(l->obj.sim);
+    /* At the expiry tick (the event may not have run yet: a CPU reads
+     * registers at the tick of its next event) a periodic count has already
+     * reloaded. */
+    if (left == 0 && timer_mode(l) == TIMER_PERIODIC)
+        return reg_get(l, REG_TIMER_INITIAL);
     uint64_t count = left / per + (left % per != 0);
     return count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
 }
@@ -328,9 +335,12 @@ static void accept_fixed(struct lapic *l, unsigned vector, bool level)
         record_error(l, ESR_RECV_ILLEGAL_VECTOR);
         return;
     }
+    if (vec_test(l, REG_IRR, vector))
+        l->coalesced++; /* one IRR bit holds one request per vector */
+    else
+        l->accepted++;
     vec_assign(l, REG_IRR, vector, true);
     vec_assign(l, REG_TMR, vector, level);
-    l->accepted++;
     DPRINTF(Lapic, &l->obj, "accept vector %u (%s)", vector, level ? "level" : "edge");
     notify_if_deliverable(l);
 }
@@ -1014,6 +1024,25 @@ void lapic_set_extint_source(struct lapic *l, const struct lapic_extint_ops *ops
     notify_if_deliverable(l);
 }
 
+/* ---- PC wiring: the 8259's INTR output drives the BSP's LINT0 ---- */
+
+static void pic_intr_changed(void *opaque, bool level)
+{
+    lapic_set_lint(opaque, 0, level);
+}
+
+static int pic_peek(void *opaque)
+{
+    return pic8259_pending_vector(opaque);
+}
+
+static uint8_t pic_ack(void *opaque)
+{
+    return pic8259_ack(opaque);
+}
+
+static const struct lapic_extint_ops pic_extint_ops = {pic_peek, pic_ack};
+
 /* ---- Sim object ---- */
 
 static int lapic_init(struct sim_object *o)
@@ -1047,6 +1076,8 @@ static int lapic_init(struct sim_object *o)
                      &l->intr);
     stats_add_counter(o, "interruptsAccepted", &l->accepted, "count",
                       "Fixed interrupts accepted into the IRR");
+    stats_add_counter(o, "interruptsCoalesced", &l->coalesced, "count",
+                      "Fixed interrupts that found their vector already requested");
     stats_add_counter(o, "interruptsDelivered", &l->delivered, "count",
                       "Interrupts the CPU acknowledged (fixed and ExtINT)");
     stats_add_counter(o, "timerFires", &l->timer_fires, "count", "Timer expiries");
@@ -1060,6 +1091,19 @@ static int lapic_init(struct sim_object *o)
     stats_add_counter(o, "misalignedWrites", &l->misaligned_writes, "count",
                       "Register writes that were not aligned 32-bit stores (ignored)");
     return 0;
+}
+
+/* The LAPIC with APIC ID 0 is the bootstrap processor's: a PC wires the
+ * 8259 pair's INTR to its LINT0 (firmware programs LINT0 as ExtINT). */
+static void lapic_startup(struct sim_object *o)
+{
+    struct lapic *l = SIM_CAST(struct lapic, o);
+    struct sim_object *pic = sim_find_type(o->sim, "PIC8259");
+    if (l->apic_id != 0 || !pic)
+        return;
+    lapic_set_extint_source(l, &pic_extint_ops, pic);
+    pic8259_set_intr_notify(pic, pic_intr_changed, l);
+    lapic_set_lint(l, 0, pic8259_intr(pic));
 }
 
 static void lapic_destroy(struct sim_object *o)
@@ -1082,6 +1126,7 @@ static void lapic_serialize(struct sim_object *o, struct ser_node *n)
     SER_PUT(n, l, tsc_deadline);
     ser_put_event(n, "timer_event", &l->timer_event);
     SER_PUT(n, l, accepted);
+    SER_PUT(n, l, coalesced);
     SER_PUT(n, l, delivered);
     SER_PUT(n, l, timer_fires);
     SER_PUT(n, l, eois);
@@ -1116,7 +1161,8 @@ static int lapic_unserialize(struct sim_object *o, struct ser_node *n)
     if (SER_GET(n, l, esr_accumulated) < 0 || SER_GET(n, l, nmi_pending) < 0 ||
         SER_GET(n, l, extint_msg_pending) < 0 || ser_get_u64(n, "lint0_level", &lint0) < 0 ||
         ser_get_u64(n, "lint1_level", &lint1) < 0 || SER_GET(n, l, tsc_deadline) < 0 ||
-        SER_GET(n, l, accepted) < 0 || SER_GET(n, l, delivered) < 0 ||
+        SER_GET(n, l, accepted) < 0 || SER_GET(n, l, coalesced) < 0 ||
+        SER_GET(n, l, delivered) < 0 ||
         SER_GET(n, l, timer_fires) < 0 || SER_GET(n, l, eois) < 0 ||
         SER_GET(n, l, spurious) < 0 || SER_GET(n, l, nmis) < 0 ||
         SER_GET(n, l, ipis_sent) < 0 || SER_GET(n, l, ignored_messages) < 0 ||
@@ -1151,7 +1197,7 @@ static struct sim_type lapic_type = {
     .help = "Local APIC (xAPIC): interrupt priority, IPIs, LINT pins and the APIC timer",
     .size = sizeof(struct lapic),
     .params = lapic_params,
-    .ops = {.init = lapic_init, .serialize = lapic_serialize,
+    .ops = {.init = lapic_init, .startup = lapic_startup, .serialize = lapic_serialize,
             .unserialize = lapic_unserialize, .destroy = lapic_destroy},
 };
 SIM_TYPE_REGISTER(lapic_type);

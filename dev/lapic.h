@@ -4,8 +4,9 @@
  *
  * In a PC the PIC's INTR output drives LINT0 of the bootstrap processor's
  * LAPIC, which firmware programs as ExtINT; the NMI line drives LINT1. The
- * PIC finds the LAPIC with lapic_find(sim, 0), registers itself with
- * lapic_set_extint_source and drives its INTR output with lapic_set_lint. */
+ * LAPIC with APIC ID 0 makes that wiring itself at startup when the machine
+ * has a PIC8259 (through dev/pic8259.h); these calls are for other sources
+ * (tests, a future NMI button). */
 #ifndef TANDEM_DEV_LAPIC_H
 #define TANDEM_DEV_LAPIC_H
 

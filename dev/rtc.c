@@ -45,7 +45,7 @@ DEBUG_FLAG_DEFINE(Rtc, "CMOS RTC register accesses and interrupts");
 
 enum { REG_SEC = 0, REG_SEC_ALARM = 1, REG_MIN = 2, REG_MIN_ALARM = 3, REG_HOUR = 4,
        REG_HOUR_ALARM = 5, REG_DOW = 6, REG_DAY = 7, REG_MONTH = 8, REG_YEAR = 9, REG_A = 0x0A,
-       REG_B = 0x0B, REG_C = 0x0C, REG_D = 0x0D, REG_CENTURY = 0x32 };
+       REG_B = 0x0B, REG_C = 0x0C, REG_D = 0x0D, REG_CENTURY = PC_CMOS_CENTURY };
 
 #define A_UIP 0x80
 #define A_DV_SHIFT 4

@@ -24,7 +24,9 @@
  * `raw` is set, Ctrl-A x stops the simulation, Ctrl-A Ctrl-A sends Ctrl-A),
  * file (output only), socket (a Unix socket listening at `path`; one client
  * at a time, output is dropped while none is connected), none. Input is
- * polled every `poll_us` of simulated time, only while input is possible.
+ * polled every `poll_us` of simulated time, only while input is possible
+ * (a socket backend, or stdin before its end; stdin on /dev/null, or a
+ * terminal the process has in the background, is never polled).
  * `capture` keeps the transmitted text for uart16550_output() (and
  * uart.output(obj) in Lua configs); the capture is host-side output like
  * stdout and is not part of the checkpoint.
@@ -233,7 +235,8 @@ static tick_t char_ticks(const struct uart *u)
     /* In half bits: start, data, parity, and 1, 1.5 (5-bit words) or 2 stop bits. */
     unsigned half_bits = 2 * (1 + data_bits + ((u->lcr >> 3) & 1));
     half_bits += (u->lcr & 4) ? (data_bits == 5 ? 3 : 4) : 2;
-    return (tick_t)half_bits * divisor * 16 * TICKS_PER_S / (2ULL * UART_CLOCK_HZ);
+    /* 128 bits: the slowest frame (divisor 65536) overflows 64-bit picoseconds here. */
+    return (tick_t)((unsigned __int128)half_bits * divisor * 16 * TICKS_PER_S / (2ULL * UART_CLOCK_HZ));
 }
 
 /* now + delay, or TICK_MAX when that is past the end of simulated time. */
@@ -589,17 +592,32 @@ static int open_socket(struct uart *u)
     }
     strcpy(addr.sun_path, u->path);
     struct stat st;
-    /* A stale socket from an earlier run is replaced; any other file is not. */
+    /* A stale socket from an earlier run is replaced; a live one (something
+     * accepts connections on it) or any other file is not. */
     if (lstat(u->path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             err_set("socket path '%s' exists and is not a socket", u->path);
             return -1;
         }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool live = probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (live) {
+            err_set("socket path '%s' is in use by another process", u->path);
+            return -1;
+        }
         unlink(u->path);
     }
-    u->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (u->listen_fd < 0 || bind(u->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-        listen(u->listen_fd, 1) < 0) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        err_set("cannot create Unix socket '%s': %s", u->path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    u->listen_fd = fd; /* from here on destroy removes the socket file */
+    if (listen(fd, 1) < 0) {
         err_set("cannot listen on Unix socket '%s': %s", u->path, strerror(errno));
         return -1;
     }
@@ -617,7 +635,23 @@ static int open_backend(struct uart *u)
         }
         stdin_owner = u;
         u->owns_stdin = true;
-        if (u->raw && isatty(STDIN_FILENO) && enter_raw_mode() < 0)
+        /* A non-terminal character device (/dev/null) never has input:
+         * don't poll it, so runs with and without it schedule alike. */
+        struct stat st;
+        if (fstat(STDIN_FILENO, &st) < 0 || (S_ISCHR(st.st_mode) && !isatty(STDIN_FILENO)))
+            u->stdin_eof = true;
+        if (!isatty(STDIN_FILENO))
+            return 0;
+        /* A background job reading or reconfiguring its controlling
+         * terminal would be stopped by SIGTTIN/SIGTTOU: leave it alone.
+         * (tcgetpgrp fails on a terminal that is not the controlling one.) */
+        pid_t foreground = tcgetpgrp(STDIN_FILENO);
+        if (foreground >= 0 && foreground != getpgrp()) {
+            log_info("%s: running in the background: no input from the terminal", u->obj.path);
+            u->stdin_eof = true;
+            return 0;
+        }
+        if (u->raw && enter_raw_mode() < 0)
             return -1;
         return 0;
     case BACKEND_FILE:
@@ -736,6 +770,10 @@ static int uart_unserialize(struct sim_object *o, struct ser_node *n)
                 u->rx_count);
         return -1;
     }
+    /* A checkpoint taken without input (e.g. backend none) restored into a
+     * machine that has some: start polling it. */
+    if (!event_scheduled(&u->poll_ev))
+        schedule_poll(u);
     /* irq_level is the line as driven before the checkpoint; the interrupt
      * controllers restore their own view of their input pins. */
     return 0;
@@ -746,8 +784,8 @@ static void uart_destroy(struct sim_object *o)
     struct uart *u = SIM_CAST(struct uart, o);
     if (!u->initialized)
         return; /* an earlier object's init failed before ours ran */
-    if (u->out_file)
-        fclose(u->out_file);
+    if (u->out_file && fclose(u->out_file) != 0)
+        log_error("%s: writing output file '%s' failed: %s", o->path, u->path, strerror(errno));
     close_client(u);
     if (u->listen_fd >= 0) {
         close(u->listen_fd);

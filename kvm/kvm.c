@@ -361,12 +361,6 @@ static int kvm_attach(struct cpu *cpu)
                                   v->host_tsc_khz);
     struct kvm_device_attr attr = {.group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET};
     v->has_tsc_offset_attr = ioctl(v->fd, KVM_HAS_DEVICE_ATTR, &attr) == 0;
-    if (v->has_tsc_offset_attr) {
-        int64_t off;
-        attr.addr = (uint64_t)(uintptr_t)&off;
-        if (ioctl(v->fd, KVM_GET_DEVICE_ATTR, &attr) == 0)
-            v->kvm_tsc_offset = off;
-    }
     if (setup_kick(v) < 0)
         goto fail;
     v->ud_intercept = kvm_pvm_host();
@@ -390,6 +384,10 @@ static void kvm_detach(struct cpu *cpu)
         close(v->fd);
     if (v->vm)
         vm_put(v->vm);
+    else if (!vms && kvm_fd >= 0) { /* attach failed before it had a VM */
+        close(kvm_fd);
+        kvm_fd = -1;
+    }
     free(v);
     cpu->engine_priv = NULL;
 }
@@ -422,6 +420,7 @@ static void disarm_kick(struct kvm_vcpu *v)
     struct itimerspec its;
     memset(&its, 0, sizeof(its));
     timer_settime(v->kick_timer, 0, &its, NULL);
+    eat_kicks(); /* one that fired after the last exit */
 }
 
 static void record_exit(struct cpu *cpu, struct kvm_vcpu *v, uint64_t detail)
@@ -439,7 +438,7 @@ static bool interrupt_wakes(struct cpu *cpu, struct kvm_vcpu *v)
     const struct cpu_intr_ops *ops = cpu->intr->ops;
     if (ops->nmi_pending(cpu->intr->lapic))
         return true;
-    return (v->halted ? v->halted_if : v->run->if_flag) && ops->pending_vector(cpu->intr->lapic) >= 0;
+    return v->guest_if && ops->pending_vector(cpu->intr->lapic) >= 0;
 }
 
 /* Userspace irqchip: before each entry, hand KVM the NMI and the highest
@@ -524,7 +523,7 @@ static void handle_mmio(struct cpu *cpu, struct kvm_vcpu *v)
     }
 }
 
-static int handle_msr(struct cpu *cpu, struct kvm_vcpu *v, bool write)
+int kvm_handle_msr(struct cpu *cpu, struct kvm_vcpu *v, bool write)
 {
     struct kvm_run *run = v->run;
     const struct cpu_intr_ops *ops = cpu->intr ? cpu->intr->ops : NULL;
@@ -559,7 +558,10 @@ static int handle_msr(struct cpu *cpu, struct kvm_vcpu *v, bool write)
             run->msr.data = kvm_guest_tsc_now(v);
             return 0;
         }
-        return kvm_set_guest_tsc(v, data);
+        /* The state's offset moves with it, so simulated time (which follows
+         * the guest TSC) does not jump. */
+        cpu->state.tsc_offset += (int64_t)(data - kvm_guest_tsc_now(v));
+        return kvm_set_guest_tsc(cpu, v, data);
     default:
         DPRINTF(Kvm, &cpu->obj, "%s of MSR %#x outside the CPU model: #GP", write ? "wrmsr" : "rdmsr",
                 run->msr.index);
@@ -625,7 +627,7 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
      * TSC catches up. A TSC that is ahead keeps running: the vCPU then
      * waits below until simulated time reaches it. */
     uint64_t target = cpu_tsc_at(cpu, start);
-    if (kvm_guest_tsc_now(v) < target && kvm_set_guest_tsc(v, target) < 0) {
+    if (kvm_guest_tsc_now(v) < target && kvm_set_guest_tsc(cpu, v, target) < 0) {
         log_error("%s: %s", cpu->obj.path, err_get());
         return CPU_STOP_ERROR;
     }
@@ -672,6 +674,7 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
         int err = errno;
         cpu->engine_counters[KVM_STAT_RUN_NS] += (uint64_t)((host_seconds() - t0) * 1e9);
         v->completion_pending = false;
+        v->guest_if = run->if_flag;
         if (rc < 0) {
             if (err == EINTR || err == EAGAIN) {
                 eat_kicks();
@@ -706,7 +709,7 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
             record_exit(cpu, v, run->msr.index);
             cpu->engine_counters[KVM_STAT_EXITS_MSR]++;
             v->completion_pending = true;
-            if (handle_msr(cpu, v, run->exit_reason == KVM_EXIT_X86_WRMSR) < 0) {
+            if (kvm_handle_msr(cpu, v, run->exit_reason == KVM_EXIT_X86_WRMSR) < 0) {
                 log_error("%s: %s", cpu->obj.path, err_get());
                 result = CPU_STOP_ERROR;
                 break;
@@ -718,7 +721,6 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
             if (interrupt_wakes(cpu, v))
                 continue;
             v->halted = true;
-            v->halted_if = run->if_flag;
             result = CPU_STOP_HALT;
             break;
         case KVM_EXIT_IRQ_WINDOW_OPEN:
@@ -735,6 +737,10 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
             result = CPU_STOP_SHUTDOWN;
             break;
         case KVM_EXIT_DEBUG:
+            if (v->stepping) { /* a kvm_debug session (kvm_debug.c) steps this vCPU */
+                record_exit(cpu, v, 0);
+                continue;
+            }
             if (v->ud_bp_addr && run->debug.arch.pc == v->ud_bp_addr) {
                 record_exit(cpu, v, run->debug.arch.pc);
                 cpu->engine_counters[KVM_STAT_EXITS_OTHER]++;

@@ -37,13 +37,14 @@ struct kvm_vcpu {
     timer_t kick_timer;
     bool kick_timer_valid;
     bool has_tsc_offset_attr; /* KVM_VCPU_TSC_OFFSET (exact offsets) */
+    bool tsc_fixed;           /* KVM ignores TSC offsets (kvm_pvm) */
     /* An I/O, MMIO or MSR exit whose result KVM applies on the next
      * KVM_RUN: flushed (immediate_exit) before reading or writing state. */
     bool completion_pending;
     bool halted;
-    /* RFLAGS.IF while halted: from the HLT exit, or from the state loaded
-     * into a halted vCPU (kvm_run.if_flag is only valid after a KVM_RUN). */
-    bool halted_if;
+    /* RFLAGS.IF as of the last exit (or state_in): whether a halted vCPU
+     * wakes for an interrupt. */
+    bool guest_if;
     /* Guest TSC = host TSC * tsc_ratio / 2^32 + kvm_tsc_offset. */
     uint64_t tsc_ratio;
     int64_t kvm_tsc_offset;
@@ -57,6 +58,10 @@ struct kvm_vcpu {
     uint64_t ud_bp_addr;
     struct kvm_exit_record exits[KVM_EXIT_RING];
     unsigned nexits;
+    /* A single-step session (kvm/kvm_debug.c) is on; it owns the guest
+     * debug registers, so the #UD intercept is off meanwhile. */
+    bool stepping;
+    bool ud_intercept_saved;
 };
 
 /* Indices into cpu->engine_counters. */
@@ -95,8 +100,13 @@ int kvm_state_out(struct cpu *cpu);
  * instruction) without running the guest. 0 or -1 (err_set). */
 int kvm_complete_exit(struct kvm_vcpu *v);
 uint64_t kvm_guest_tsc_now(const struct kvm_vcpu *v);
-/* Sets the guest TSC to value (now); 0 or -1 (err_set). */
-int kvm_set_guest_tsc(struct kvm_vcpu *v, uint64_t value);
+/* Sets the guest TSC to value (now). Where KVM cannot offset the guest
+ * TSC the CPU's tsc_offset moves instead, so both agree. 0 or -1. */
+int kvm_set_guest_tsc(struct cpu *cpu, struct kvm_vcpu *v, uint64_t value);
+
+/* kvm.c: the handler of an RDMSR/WRMSR exit (also used by kvm_debug.c's
+ * stepping loop). 0, or -1 with err_set. */
+int kvm_handle_msr(struct cpu *cpu, struct kvm_vcpu *v, bool write);
 
 /* kvm_report.c */
 const char *kvm_exit_name(uint32_t reason);

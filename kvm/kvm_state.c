@@ -11,6 +11,7 @@
 
 #include "cpu/model.h"
 #include "kvm/kvm_priv.h"
+#include "sim/log.h"
 #include "sim/object.h"
 #include "sim/sim.h"
 
@@ -45,30 +46,67 @@ uint64_t kvm_guest_tsc_now(const struct kvm_vcpu *v)
     return (uint64_t)(scaled >> 32) + (uint64_t)v->kvm_tsc_offset;
 }
 
-int kvm_set_guest_tsc(struct kvm_vcpu *v, uint64_t value)
+/* Host TSC, scaled to the guest's rate. */
+static uint64_t host_tsc_scaled(const struct kvm_vcpu *v)
 {
-    if (v->has_tsc_offset_attr) {
-        int64_t offset = (int64_t)(value - (kvm_guest_tsc_now(v) - (uint64_t)v->kvm_tsc_offset));
-        struct kvm_device_attr attr = {.group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
-                                       .addr = (uint64_t)(uintptr_t)&offset};
-        if (vcpu_ioctl(v, KVM_SET_DEVICE_ATTR, &attr, "KVM_SET_DEVICE_ATTR(TSC offset)") < 0)
-            return -1;
-        v->kvm_tsc_offset = offset;
-        return 0;
-    }
-    /* Older kernels: write IA32_TSC and estimate the offset KVM derived from
-     * its own host TSC read, which lies between our two reads. */
+    return kvm_guest_tsc_now(v) - (uint64_t)v->kvm_tsc_offset;
+}
+
+/* Reads IA32_TSC from KVM between two host TSC reads: the offset KVM really
+ * applies (to within one ioctl). */
+static int measure_tsc_offset(struct kvm_vcpu *v, int64_t *offset)
+{
     struct {
         struct kvm_msrs hdr;
         struct kvm_msr_entry e;
-    } m = {.hdr.nmsrs = 1, .e = {.index = MSR_IA32_TSC, .data = value}};
-    uint64_t before = kvm_guest_tsc_now(v) - (uint64_t)v->kvm_tsc_offset;
-    if (ioctl(v->fd, KVM_SET_MSRS, &m) != 1) {
-        err_set("KVM_SET_MSRS(IA32_TSC) failed: %s", strerror(errno));
+    } m = {.hdr.nmsrs = 1, .e = {.index = MSR_IA32_TSC}};
+    uint64_t before = host_tsc_scaled(v);
+    if (ioctl(v->fd, KVM_GET_MSRS, &m) != 1) {
+        err_set("KVM_GET_MSRS(IA32_TSC) failed: %s", strerror(errno));
         return -1;
     }
-    uint64_t after = kvm_guest_tsc_now(v) - (uint64_t)v->kvm_tsc_offset;
-    v->kvm_tsc_offset = (int64_t)(value - (before + (after - before) / 2));
+    uint64_t after = host_tsc_scaled(v);
+    *offset = (int64_t)(m.e.data - (before + (after - before) / 2));
+    return 0;
+}
+
+/* A KVM that ignores TSC offsets (kvm_pvm shows the guest the host TSC)
+ * is detected by reading back: tolerance 1 ms of cycles. */
+#define TSC_SET_TOLERANCE (CPU_MODEL_TSC_HZ / 1000)
+
+int kvm_set_guest_tsc(struct cpu *cpu, struct kvm_vcpu *v, uint64_t value)
+{
+    if (!v->tsc_fixed) {
+        int64_t want = (int64_t)(value - host_tsc_scaled(v));
+        int rc;
+        if (v->has_tsc_offset_attr) {
+            struct kvm_device_attr attr = {.group = KVM_VCPU_TSC_CTRL,
+                                           .attr = KVM_VCPU_TSC_OFFSET,
+                                           .addr = (uint64_t)(uintptr_t)&want};
+            rc = ioctl(v->fd, KVM_SET_DEVICE_ATTR, &attr);
+        } else {
+            struct {
+                struct kvm_msrs hdr;
+                struct kvm_msr_entry e;
+            } m = {.hdr.nmsrs = 1, .e = {.index = MSR_IA32_TSC, .data = value}};
+            rc = ioctl(v->fd, KVM_SET_MSRS, &m) == 1 ? 0 : -1;
+        }
+        if (rc < 0) {
+            err_set("setting the guest TSC failed: %s", strerror(errno));
+            return -1;
+        }
+        if (measure_tsc_offset(v, &v->kvm_tsc_offset) < 0)
+            return -1;
+        int64_t miss = v->kvm_tsc_offset - want;
+        if (miss > -(int64_t)TSC_SET_TOLERANCE && miss < (int64_t)TSC_SET_TOLERANCE)
+            return 0;
+        v->tsc_fixed = true;
+        log_info("%s: KVM does not apply guest TSC offsets (the guest sees the host TSC): "
+                 "tandem adopts the guest's TSC as the CPU's TSC",
+                 cpu->obj.path);
+    }
+    /* The guest's TSC cannot move: simulated time's TSC moves to it. */
+    cpu->state.tsc_offset += (int64_t)(kvm_guest_tsc_now(v) - value);
     return 0;
 }
 
@@ -380,7 +418,7 @@ int kvm_state_in(struct cpu *cpu)
         events_in(v, st) < 0)
         return -1;
     v->halted = st->run_state == X86_HALTED;
-    v->halted_if = (st->rflags & X86_FLAG_IF) != 0;
+    v->guest_if = (st->rflags & X86_FLAG_IF) != 0;
     /* A KVM_RUN that exits at once refreshes kvm_run's if_flag and
      * ready_for_interrupt_injection for the new state: without it a fresh
      * vCPU reads 0 there, and an interrupt that should be taken before the
@@ -391,7 +429,7 @@ int kvm_state_in(struct cpu *cpu)
     v->completion_pending = true;
     if (kvm_complete_exit(v) < 0)
         return -1;
-    return kvm_set_guest_tsc(v, cpu_tsc_at(cpu, sim_now(cpu->obj.sim)));
+    return kvm_set_guest_tsc(cpu, v, cpu_tsc_at(cpu, sim_now(cpu->obj.sim)));
 }
 
 int kvm_state_out(struct cpu *cpu)

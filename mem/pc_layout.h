@@ -47,6 +47,7 @@
 #define PC_PORT_SYSCTL_B 0x61     /* speaker / PIT gate, bit 5 = OUT2 */
 #define PC_PORT_I8042_CMD 0x64
 #define PC_PORT_RTC 0x70          /* 0x70-0x71 */
+#define PC_CMOS_CENTURY 0x32      /* CMOS index of the century byte */
 #define PC_PORT_PIC_SLAVE 0xA0    /* 0xA0-0xA1 */
 #define PC_PORT_DEBUG_EXIT 0xF4   /* QEMU isa-debug-exit compatible */
 #define PC_PORT_COM1 0x3F8

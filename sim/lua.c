@@ -217,6 +217,7 @@ static int l_run(lua_State *L)
         }
     }
     const char *why = sim_run(sim, until);
+    sim->config_ran = true;
     lua_pushstring(L, why);
     lua_pushinteger(L, sim->exit_code);
     return 2;

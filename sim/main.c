@@ -116,7 +116,6 @@ static int cmd_run(int argc, char **argv)
     struct simulation sim;
     sim_init(&sim);
     const char *outdir = "tandem-out";
-    tick_t max_tick = TICK_MAX;
     bool quiet = false;
     int c, rc = 0;
     optind = 1;
@@ -137,7 +136,7 @@ static int cmd_run(int argc, char **argv)
             break;
         case 't': {
             char *end;
-            max_tick = strtoull(optarg, &end, 0);
+            sim.max_tick = strtoull(optarg, &end, 0);
             if (*end || end == optarg)
                 rc = usage_error("--max-tick expects a number of ticks, got '%s'", optarg);
             break;
@@ -177,9 +176,10 @@ static int cmd_run(int argc, char **argv)
         sim_destroy(&sim);
         return 1;
     }
+    /* A config that ran the simulation itself decided where it ends. */
     const char *why = "config finished";
-    if (!sim.exit_requested && !sim_stop_requested)
-        why = sim_run(&sim, max_tick);
+    if (!sim.config_ran && !sim.exit_requested && !sim_stop_requested)
+        why = sim_run(&sim, TICK_MAX);
     if (sim.exit_requested)
         why = sim.exit_reason;
     if (sim_stop_requested)

@@ -25,12 +25,22 @@ else()
     WILL_FAIL TRUE ENVIRONMENT "QEMU_TIMEOUT=50")
 endif()
 
-# Debian's kernel + guest/mkinitramfs under QEMU (~15 s): needs
+# Debian's kernel + a guest/mkinitramfs initramfs under QEMU (~15 s): needs
 # scripts/fetch-guest; skipped (code 77) when the cache is empty.
 if(QEMU_SYSTEM_X86_64)
   add_test(NAME guest_qemu_linux_initramfs
-    COMMAND sh -c "[ -f \"$1\" ] || exit 77; ${CMAKE_SOURCE_DIR}/guest/mkinitramfs -o ${CMAKE_BINARY_DIR}/guest/test-initramfs.cpio.gz -t $<TARGET_FILE:tandemctl> >/dev/null && ${CMAKE_SOURCE_DIR}/guest/run-qemu-linux ${CMAKE_BINARY_DIR}/guest/test-initramfs.cpio.gz"
-      sh ${CMAKE_SOURCE_DIR}/cache/kernel/current)
+    COMMAND ${CMAKE_SOURCE_DIR}/guest/test-linux-qemu ${CMAKE_BINARY_DIR})
   set_tests_properties(guest_qemu_linux_initramfs PROPERTIES LABELS "guest;long"
     TIMEOUT 400 SKIP_RETURN_CODE 77)
 endif()
+
+# tandemctl rejects bad arguments before touching any port (safe on a host).
+add_test(NAME guest_tandemctl_bad_engine COMMAND tandemctl switch sideways)
+add_test(NAME guest_tandemctl_bad_code COMMAND tandemctl exit 12x)
+add_test(NAME guest_tandemctl_no_command COMMAND tandemctl)
+set_tests_properties(guest_tandemctl_bad_engine PROPERTIES LABELS guest
+  PASS_REGULAR_EXPRESSION "switch needs 'kvm' or 'interp', got 'sideways'")
+set_tests_properties(guest_tandemctl_bad_code PROPERTIES LABELS guest
+  PASS_REGULAR_EXPRESSION "exit needs a 32-bit integer CODE, got '12x'")
+set_tests_properties(guest_tandemctl_no_command PROPERTIES LABELS guest
+  PASS_REGULAR_EXPRESSION "usage: tandemctl COMMAND")

@@ -28,7 +28,11 @@ multiboot_header:
 _start32:
 	cli
 	mov $1, %esi            /* boot protocol: Multiboot */
-	mov %ebx, %ebp          /* the Multiboot information structure */
+	mov %ebx, %ebp          /* the Multiboot information structure, */
+	cmp $MB_BOOTLOADER_MAGIC, %eax
+	je 1f
+	xor %ebp, %ebp          /* unless the loader is not Multiboot-compliant */
+1:
 	mov %cr4, %eax
 	or $(CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT), %eax
 	mov %eax, %cr4

@@ -47,7 +47,7 @@ static void single_step(struct trap_frame *f)
 
 static void reset(void)
 {
-    got_vector = got_error = got_rip = got_cr2 = got_rax = ~0ULL;
+    got_vector = got_error = got_rip = got_cr2 = got_rax = got_dr6 = ~0ULL;
     fault_at = resume_at = traps = 0;
 }
 

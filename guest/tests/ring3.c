@@ -6,8 +6,8 @@
 
 const char test_name[] = "ring3";
 
-#define SYSCALL_VECTOR 0x80
-#define KERNEL_ONLY_VECTOR 0x81
+#define SYSCALL_VECTOR 0x90
+#define KERNEL_ONLY_VECTOR 0x91
 #define BUF_SIZE 4096
 /* Adler-32 of the LCG-filled buffer below, computed independently. */
 #define EXPECTED_ADLER32 0x5c9305d4u
@@ -104,7 +104,7 @@ void test_main(void)
     uint64_t r = run_user(user_checksum_int, (uint64_t)(uintptr_t)buffer);
     CHECK_EQ(r >> 32, 3, "CPL seen by the INT-gate user code");
     CHECK_EQ((uint32_t)r, EXPECTED_ADLER32, "ring-3 checksum (INT return)");
-    CHECK_EQ(fault_cs, SEL_USER_CODE64 | 3, "CS pushed by INT 0x80 from ring 3");
+    CHECK_EQ(fault_cs, SEL_USER_CODE64 | 3, "CS pushed by INT 0x90 from ring 3");
     CHECK_EQ(current_cpl(), 0, "CPL after returning");
 
     syscall_enable();
@@ -126,7 +126,7 @@ void test_main(void)
      * 64-bit IDT byte offset; accept both so QEMU stays the reference. */
     CHECK((fault_error & 3) == 2 && ((fault_error >> 3) == KERNEL_ONLY_VECTOR ||
                                      (fault_error >> 4) == KERNEL_ONLY_VECTOR),
-          "#GP error code for INT 0x81: got 0x%lx, want 0x%x", fault_error,
+          "#GP error code for INT 0x91: got 0x%lx, want 0x%x", fault_error,
           (KERNEL_ONLY_VECTOR << 3) | 2);
 
     idt_register(VEC_PF, fault_to_kernel, 0);

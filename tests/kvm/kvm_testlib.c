@@ -73,12 +73,13 @@ static uint8_t fake_ack(void *l)
 }
 static bool fake_nmi_pending(void *l)
 {
-    (void)l;
-    return false;
+    return ((struct fake_lapic *)l)->nmi;
 }
 static void fake_nmi_ack(void *l)
 {
-    (void)l;
+    struct fake_lapic *f = l;
+    f->nmi = false;
+    f->nmi_acks++;
 }
 static uint8_t fake_get_tpr(void *l)
 {
@@ -180,6 +181,14 @@ static void put64(struct kvm_machine *m, uint64_t gpa, uint64_t v)
     memcpy(guest_ptr(m, gpa), &v, 8);
 }
 
+void machine_set_gate(struct kvm_machine *m, unsigned vector, size_t handler_offset)
+{
+    uint64_t h = TEST_CODE + handler_offset;
+    uint64_t lo = (h & 0xffff) | (0x10ull << 16) | (0x8eull << 40) | ((h >> 16 & 0xffff) << 48);
+    put64(m, TEST_IDT + vector * 16, lo);
+    put64(m, TEST_IDT + vector * 16 + 8, h >> 32);
+}
+
 void machine_load_long_mode(struct kvm_machine *m, const uint8_t *code, size_t len,
                             size_t entry_offset, size_t handler_offset)
 {
@@ -201,12 +210,8 @@ void machine_load_long_mode(struct kvm_machine *m, const uint8_t *code, size_t l
     uint16_t limit = 256 * 16 - 1;
     memcpy(guest_ptr(m, TEST_IDT_PTR), &limit, 2);
     put64(m, TEST_IDT_PTR + 2, TEST_IDT);
-    if (handler_offset) {
-        uint64_t h = TEST_CODE + handler_offset;
-        uint64_t lo = (h & 0xffff) | (0x10ull << 16) | (0x8eull << 40) | ((h >> 16 & 0xffff) << 48);
-        put64(m, TEST_IDT + TEST_INTR_VECTOR * 16, lo);
-        put64(m, TEST_IDT + TEST_INTR_VECTOR * 16 + 8, h >> 32);
-    }
+    if (handler_offset)
+        machine_set_gate(m, TEST_INTR_VECTOR, handler_offset);
     struct x86_state st;
     x86_state_reset(&st);
     x86_state_long_mode(&st, TEST_PML4, TEST_CODE + entry_offset, TEST_STACK);

@@ -37,6 +37,8 @@ struct fake_lapic {
     struct cpu_intr intr;
     int pending;         /* vector, or -1 */
     unsigned acks;
+    bool nmi;
+    unsigned nmi_acks;
     uint8_t tpr;
     uint64_t base;
     tick_t deadline;
@@ -62,6 +64,8 @@ void machine_destroy(struct kvm_machine *m);
  * CPU in 64-bit mode at TEST_CODE + entry_offset. */
 void machine_load_long_mode(struct kvm_machine *m, const uint8_t *code, size_t len,
                             size_t entry_offset, size_t handler_offset);
+/* Points IDT vector at TEST_CODE + handler_offset (64-bit interrupt gate). */
+void machine_set_gate(struct kvm_machine *m, unsigned vector, size_t handler_offset);
 uint8_t *guest_ptr(struct kvm_machine *m, uint64_t gpa);
 /* Runs fn with stderr captured; returns the text (malloc'd). */
 char *capture_stderr_begin(void);

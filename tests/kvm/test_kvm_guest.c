@@ -11,6 +11,7 @@
 #include "cpu/model.h"
 #include "kvm_testlib.h"
 #include "sim/log.h"
+#include "sim/serialize.h"
 #include "testlib.h"
 
 /* 64-bit code; offsets of the entry points below. */
@@ -74,6 +75,49 @@ static const uint8_t guest64[] = {
 #define LOOP_FOREVER 0x54
 #define CPUID_TEST 0x56
 #define CX16_TEST 0x81
+
+/* LAPIC MSRs through the filter, and #GP for an MSR outside the model. */
+static const uint8_t guest_msr[] = {
+    0xb9, 0x1b, 0x00, 0x00, 0x00,             /* mov $0x1b,%ecx (IA32_APIC_BASE) */
+    0x0f, 0x32,                               /* rdmsr */
+    0x89, 0x04, 0x25, 0x00, 0x50, 0x00, 0x00, /* mov %eax,0x5000 */
+    0x0f, 0x31,                               /* rdtsc */
+    0x05, 0x80, 0x84, 0x1e, 0x00,             /* add $2000000,%eax (1 ms at 2 GHz) */
+    0x83, 0xd2, 0x00,                         /* adc $0,%edx */
+    0xb9, 0xe0, 0x06, 0x00, 0x00,             /* mov $0x6e0,%ecx (IA32_TSC_DEADLINE) */
+    0x0f, 0x30,                               /* wrmsr */
+    0x0f, 0x01, 0x1c, 0x25, 0x00, 0x70, 0x00, 0x00, /* lidt 0x7000 */
+    0xb9, 0x3a, 0x00, 0x00, 0x00,             /* mov $0x3a,%ecx (not in the model) */
+    0x0f, 0x32,                               /* rdmsr -> #GP */
+    0xf4,                                     /* hlt (not reached) */
+    /* 0x2f gp_handler: */
+    0x66, 0xba, 0x13, 0x07,                   /* mov $0x713,%dx */
+    0xee,                                     /* out %al,(%dx) */
+    0xf4,                                     /* hlt */
+};
+#define GP_HANDLER 0x2f
+
+/* CR8 <-> LAPIC TPR, then an NMI wakes HLT with IF=0. */
+static const uint8_t guest_tpr_nmi[] = {
+    0x44, 0x0f, 0x20, 0xc0,                   /* mov %cr8,%rax */
+    0x89, 0x04, 0x25, 0x00, 0x50, 0x00, 0x00, /* mov %eax,0x5000 */
+    0xb8, 0x05, 0x00, 0x00, 0x00,             /* mov $5,%eax */
+    0x44, 0x0f, 0x22, 0xc0,                   /* mov %rax,%cr8 */
+    0x0f, 0x01, 0x1c, 0x25, 0x00, 0x70, 0x00, 0x00, /* lidt 0x7000 */
+    0xf4,                                     /* 1: hlt */
+    0xeb, 0xfd,                               /* jmp 1b */
+    /* 0x1f nmi_handler: */
+    0x66, 0xba, 0x12, 0x07,                   /* mov $0x712,%dx */
+    0xee,                                     /* out %al,(%dx) */
+    0x48, 0xcf,                               /* iretq */
+};
+#define NMI_HANDLER 0x1f
+
+/* Counts in RAX forever. */
+static const uint8_t guest_count[] = {
+    0x48, 0xff, 0xc0, /* 1: inc %rax */
+    0xeb, 0xfb,       /* jmp 1b */
+};
 
 /* 16-bit real-mode code. */
 static const uint8_t guest16[] = {
@@ -183,6 +227,58 @@ START_TEST(interrupt_from_the_lapic_interface_runs_the_handler)
 }
 END_TEST
 
+START_TEST(lapic_msrs_reach_the_lapic_and_others_fault)
+{
+    struct kvm_machine m;
+    machine_init(&m, true);
+    machine_load_long_mode(&m, guest_msr, sizeof(guest_msr), 0, 0);
+    machine_set_gate(&m, X86_GP, GP_HANDLER);
+    sim_run(&m.sim, TICKS_PER_S);
+    ck_assert(m.cpu->sleeping);
+    uint32_t base;
+    memcpy(&base, guest_ptr(&m, 0x5000), 4);
+    ck_assert_uint_eq(base, 0xfee00900); /* the fake LAPIC's value, not KVM's */
+    ck_assert_uint_ge(m.lapic.deadline, TICKS_PER_MS);
+    ck_assert_uint_le(m.lapic.deadline, sim_now(&m.sim) + TICKS_PER_MS);
+    ck_assert_uint_eq(m.io.n, 1); /* the #GP handler's out to 0x713 */
+    ck_assert(!m.io.ops[0].mmio && m.io.ops[0].write && m.io.ops[0].addr == 3);
+    machine_destroy(&m);
+}
+END_TEST
+
+static void raise_nmi(struct event *ev, void *arg)
+{
+    (void)ev;
+    struct kvm_machine *m = arg;
+    m->lapic.nmi = true;
+    m->lapic.intr.notify(m->lapic.intr.cpu);
+}
+
+START_TEST(cr8_follows_the_lapic_tpr_and_nmi_wakes_hlt)
+{
+    struct kvm_machine m;
+    machine_init(&m, true);
+    m.lapic.tpr = 0x30;
+    machine_load_long_mode(&m, guest_tpr_nmi, sizeof(guest_tpr_nmi), 0, 0);
+    machine_set_gate(&m, X86_NMI, NMI_HANDLER);
+    sim_run(&m.sim, TICKS_PER_S);
+    ck_assert(m.cpu->sleeping);
+    uint32_t cr8;
+    memcpy(&cr8, guest_ptr(&m, 0x5000), 4);
+    ck_assert_uint_eq(cr8, 3);             /* TPR 0x30 seen as CR8 3 */
+    ck_assert_uint_eq(m.lapic.tpr, 0x50); /* CR8 5 written back as TPR 0x50 */
+    struct event nmi;
+    event_init(&nmi, "test-nmi", EVPRI_INTERRUPT, raise_nmi, &m);
+    sim_schedule(&m.sim, &nmi, sim_now(&m.sim) + 10 * TICKS_PER_US);
+    sim_run(&m.sim, 2 * TICKS_PER_S);
+    ck_assert_uint_eq(m.lapic.nmi_acks, 1);
+    ck_assert_uint_eq(m.io.n, 1); /* the NMI handler's out to 0x712 */
+    ck_assert(m.io.ops[0].write && m.io.ops[0].addr == 2);
+    ck_assert(m.cpu->sleeping); /* back in HLT */
+    machine_destroy(&m);
+}
+END_TEST
+
 static void stop_event(struct event *ev, void *arg)
 {
     (void)ev;
@@ -209,6 +305,46 @@ START_TEST(kick_leaves_kvm_run_when_an_event_is_due)
     ck_assert_uint_eq(m.cpu->state.rip, TEST_CODE + LOOP_FOREVER);
     ck_assert_double_ge(stat_value(stats_find(&m.sim, "system.cpu0.kvmKicks")), 1);
     machine_destroy(&m);
+}
+END_TEST
+
+/* A KVM CPU serialized between events resumes in a second machine. */
+START_TEST(checkpointed_kvm_cpu_resumes_elsewhere)
+{
+    struct kvm_machine a, b;
+    machine_init(&a, false);
+    machine_load_long_mode(&a, guest_count, sizeof(guest_count), 0, 0);
+    /* Run in 1 ms windows until the guest has counted: on a loaded host
+     * the first windows may pass before the vCPU gets the CPU. */
+    tick_t limit = 0;
+    do {
+        limit += TICKS_PER_MS;
+        sim_run(&a.sim, limit);
+        ck_assert_int_eq(cpu_sync_state(a.cpu), 0);
+    } while (a.cpu->state.gpr[R_RAX] == 0 && limit < 5 * TICKS_PER_S);
+    ck_assert_uint_eq(sim_now(&a.sim), limit);
+    ck_assert_uint_eq(a.cpu->run_event.when, limit); /* stopped at the limit */
+    struct ser_node *n = sim_serialize(&a.sim);
+    ck_assert(!a.cpu->state_in_engine); /* serialize pulled the state out */
+    uint64_t count = a.cpu->state.gpr[R_RAX];
+    ck_assert_uint_gt(count, 0);
+    ck_assert_uint_ge(a.cpu->state.rip, TEST_CODE);
+    ck_assert_uint_lt(a.cpu->state.rip, TEST_CODE + sizeof(guest_count));
+
+    machine_init(&b, false);
+    memcpy(b.sys->ram[0].host, a.sys->ram[0].host, b.sys->ram[0].size);
+    ck_assert_msg(sim_unserialize(&b.sim, n) == 0, "%s", err_get());
+    ck_assert_uint_eq(b.cpu->state.gpr[R_RAX], count);
+    ck_assert_uint_eq(sim_now(&b.sim), sim_now(&a.sim));
+    tick_t end = sim_now(&b.sim) + 5 * TICKS_PER_S;
+    do {
+        sim_run(&b.sim, sim_now(&b.sim) + TICKS_PER_MS);
+        ck_assert_int_eq(cpu_sync_state(b.cpu), 0);
+    } while (b.cpu->state.gpr[R_RAX] == count && sim_now(&b.sim) < end);
+    ck_assert_uint_gt(b.cpu->state.gpr[R_RAX], count);
+    ser_node_free(n);
+    machine_destroy(&a);
+    machine_destroy(&b);
 }
 END_TEST
 
@@ -288,7 +424,10 @@ int main(void)
     tcase_add_test(tc, long_mode_port_io_mmio_and_hlt);
     tcase_add_test(tc, real_mode_port_io);
     tcase_add_test(tc, interrupt_from_the_lapic_interface_runs_the_handler);
+    tcase_add_test(tc, lapic_msrs_reach_the_lapic_and_others_fault);
+    tcase_add_test(tc, cr8_follows_the_lapic_tpr_and_nmi_wakes_hlt);
     tcase_add_test(tc, kick_leaves_kvm_run_when_an_event_is_due);
+    tcase_add_test(tc, checkpointed_kvm_cpu_resumes_elsewhere);
     tcase_add_test(tc, guest_cpuid_is_the_model);
     tcase_add_test(tc, unemulatable_instruction_goes_to_the_interpreter);
     suite_add_tcase(s, tc);

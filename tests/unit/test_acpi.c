@@ -500,7 +500,7 @@ START_TEST(iasl_disassembles_every_table)
                   "iasl not found: install acpica-tools (scripts/setup installs it)");
     struct simulation sim;
     struct system *sys = make_system(&sim, 2);
-    struct acpi_config cfg = {.com1 = true, .ps2_keyboard = true};
+    struct acpi_config cfg = {.com1 = true, .ps2_keyboard = true, .rtc = true};
     two_virtio(&cfg);
     uint64_t rsdp;
     ck_assert_msg(acpi_build(sys, &cfg, &rsdp) == 0, "%s", err_get());
@@ -519,12 +519,13 @@ START_TEST(iasl_disassembles_every_table)
     s = iasl_disassemble(dir, "facp");
     expect_in(s, "Hardware Reduced (V5) : 1", "facp.dsl");
     expect_in(s, "Sleep Control Register", "facp.dsl");
+    expect_in(s, "RTC Century Index : 32", "facp.dsl");
     free(s);
     s = iasl_disassemble(dir, "apic");
     expect_in(s, "Processor Local APIC", "apic.dsl");
     free(s);
     s = iasl_disassemble(dir, "dsdt");
-    static const char *const want[] = {"PNP0501", "PNP0303", "LNRO0005", "_S5_", "VR01",
+    static const char *const want[] = {"PNP0501", "PNP0303", "PNP0B00", "LNRO0005", "_S5_", "VR01",
                                        "IO (Decode16", "Memory32Fixed (ReadWrite",
                                        "Interrupt (ResourceConsumer, Level"};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)

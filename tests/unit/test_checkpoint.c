@@ -34,8 +34,9 @@ static void fill(struct system *s, unsigned seed)
 {
     srand(seed);
     uint8_t *ram = s->ram[0].host;
-    /* Every third page holds data; the rest stay zero and are skipped. */
-    for (uint64_t page = 0; page < s->ram[0].size / 4096; page += 3)
+    /* Every third page of the first 64 MiB chunk holds data; the rest,
+     * including whole chunks, stays zero and is skipped. */
+    for (uint64_t page = 0; page < (64 << 20) / 4096 && page < s->ram[0].size / 4096; page += 3)
         for (int i = 0; i < 64; i++)
             ram[page * 4096 + (uint64_t)(rand() % 4096)] = (uint8_t)(rand() | 1);
 }

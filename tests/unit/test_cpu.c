@@ -10,7 +10,7 @@
 #include "testlib.h"
 
 /* What the scripted engine does on its next run calls. */
-enum script { RUN_TO_BUDGET, RUN_HALT, RUN_SHUTDOWN, RUN_SWITCH_MIDWAY };
+enum script { RUN_TO_BUDGET, RUN_HALT, RUN_SHUTDOWN, RUN_SWITCH_MIDWAY, RUN_SYNC_MIDWAY };
 
 struct fake_priv {
     struct x86_state live;
@@ -67,6 +67,11 @@ static enum cpu_stop fake_run(struct cpu *cpu, tick_t until, tick_t *reached)
         script = RUN_TO_BUDGET;
         *reached = now;
         return CPU_STOP_BUDGET;
+    case RUN_SYNC_MIDWAY:
+        ck_assert_int_eq(cpu_sync_state(cpu), -1);
+        ck_assert_ptr_nonnull(strstr(err_get(), "during an engine exit"));
+        script = RUN_TO_BUDGET;
+        break;
     case RUN_TO_BUDGET:
         break;
     }
@@ -143,15 +148,28 @@ START_TEST(runs_up_to_the_next_event)
     event_init(&dev, "device", EVPRI_DEVICE, noop_event, NULL);
     sim_schedule(&sim, &dev, 10 * TICKS_PER_US);
     sim_run(&sim, 10 * TICKS_PER_US + 1);
-    /* First batch stops at the device event, the next one at the 1 ms cap. */
-    ck_assert_uint_ge(runs, 2);
-    ck_assert_uint_eq(last_until, 10 * TICKS_PER_US + TICKS_PER_MS);
-    tick_t ran = 10 * TICKS_PER_US + TICKS_PER_MS;
+    /* First batch stops at the device event, the next one at the run's limit. */
+    ck_assert_uint_eq(runs, 2);
+    ck_assert_uint_eq(last_until, 10 * TICKS_PER_US + 1);
+    ck_assert_uint_eq(sim_now(&sim), 10 * TICKS_PER_US + 1);
+    tick_t ran = 10 * TICKS_PER_US + 1;
     ck_assert_uint_eq(cpu->insts, ran / 500);
     ck_assert_uint_eq(cpu->cycles, ran / cpu->clock.period);
     ck_assert(cpu->state_in_engine);
     sim_destroy(&sim);
     ck_assert_uint_eq(detaches, 1);
+}
+END_TEST
+
+START_TEST(batches_are_capped_without_events)
+{
+    struct simulation sim;
+    make_machine(&sim, "test-a");
+    ck_assert_int_eq(sim_instantiate(&sim), 0);
+    sim_run(&sim, 25 * TICKS_PER_MS);
+    ck_assert_uint_eq(runs, 3); /* 10 ms, 10 ms, 5 ms */
+    ck_assert_uint_eq(last_until, 25 * TICKS_PER_MS);
+    sim_destroy(&sim);
 }
 END_TEST
 
@@ -167,11 +185,25 @@ START_TEST(halted_cpu_sleeps_until_notified)
     sim_run(&sim, 100 * TICKS_PER_US);
     ck_assert_uint_eq(runs, 1); /* no spinning while halted */
     ck_assert(cpu->sleeping);
-    ck_assert(!event_scheduled(&cpu->run_event));
+    ck_assert_uint_eq(cpu->run_event.when, 100 * TICKS_PER_US); /* looks again then */
     sim_run(&sim, 100 * TICKS_PER_US + 1);
     ck_assert(!cpu->sleeping);
     ck_assert_uint_eq(cpu->halted_ticks, 100 * TICKS_PER_US);
     ck_assert_uint_eq(runs, 2);
+    sim_destroy(&sim);
+}
+END_TEST
+
+START_TEST(halted_cpu_without_events_does_not_run)
+{
+    struct simulation sim;
+    struct cpu *cpu = make_machine(&sim, "test-a");
+    ck_assert_int_eq(sim_instantiate(&sim), 0);
+    script = RUN_HALT;
+    ck_assert_str_eq(sim_run(&sim, TICKS_PER_S), "no more events");
+    ck_assert_uint_eq(runs, 1);
+    ck_assert(cpu->sleeping);
+    ck_assert(!event_scheduled(&cpu->run_event));
     sim_destroy(&sim);
 }
 END_TEST
@@ -204,6 +236,20 @@ START_TEST(switch_requested_during_a_run_happens_after_it)
     ck_assert(!cpu->yield_request);
     ck_assert_ptr_null(cpu->pending_engine);
     ck_assert_uint_eq(cpu->state.rip, 0xfff0 + 1); /* the first run's effect survived */
+    sim_destroy(&sim);
+}
+END_TEST
+
+START_TEST(state_cannot_be_synced_inside_a_run)
+{
+    struct simulation sim;
+    struct cpu *cpu = make_machine(&sim, "test-a");
+    ck_assert_int_eq(sim_instantiate(&sim), 0);
+    script = RUN_SYNC_MIDWAY;
+    sim_run(&sim, TICKS_PER_US);
+    ck_assert(cpu->state_in_engine);
+    ck_assert_int_eq(cpu_sync_state(cpu), 0); /* between events it works */
+    ck_assert(!cpu->state_in_engine);
     sim_destroy(&sim);
 }
 END_TEST
@@ -255,9 +301,12 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, unknown_engine_is_a_clear_error);
     tcase_add_test(tc, runs_up_to_the_next_event);
+    tcase_add_test(tc, batches_are_capped_without_events);
     tcase_add_test(tc, halted_cpu_sleeps_until_notified);
+    tcase_add_test(tc, halted_cpu_without_events_does_not_run);
     tcase_add_test(tc, switch_carries_the_state);
     tcase_add_test(tc, switch_requested_during_a_run_happens_after_it);
+    tcase_add_test(tc, state_cannot_be_synced_inside_a_run);
     tcase_add_test(tc, shutdown_ends_the_run_with_an_error);
     tcase_add_test(tc, serialize_round_trip);
     suite_add_tcase(s, tc);

@@ -338,6 +338,30 @@ START_TEST(elf_loader_object_starts_the_cpu)
 }
 END_TEST
 
+START_TEST(elf_loader_starts_the_cpu_it_is_given)
+{
+    struct seg_spec segs[] = {{1, 0x300000, 0x300000, 0x1000, code, sizeof(code)}};
+    const char *path = elf_file(true, ELF_EM_X86_64, 0x300000, segs, 1, NULL);
+    struct simulation sim;
+    struct cpu *cpu0 = make_machine_with_cpu(&sim, "64M");
+    set_param(sim_find(&sim, "system"), "ncpus", "2");
+    struct sim_object *c1 = sim_create(&sim, "CPU", "system.cpu1");
+    set_param(c1, "engine", "inert");
+    set_param(c1, "cpu_index", "1");
+    struct sim_object *l = sim_create(&sim, "ElfLoader", "system.loader");
+    set_param(l, "kernel", path);
+    set_param(l, "cpu", "system.cpu1");
+    ck_assert_msg(sim_instantiate(&sim) == 0, "%s", err_get());
+    struct cpu *cpu1 = SIM_CAST(struct cpu, c1);
+    ck_assert_uint_eq(cpu1->state.rip, 0x300000);
+    ck_assert_uint_eq(cpu1->state.seg[S_CS].selector, BOOT_SEL_CODE64);
+    /* The CPU keeps its own APIC base: CPU 1 is not the bootstrap CPU. */
+    ck_assert_uint_eq(cpu1->state.msr.apic_base & (1u << 8), 0);
+    ck_assert_uint_eq(cpu0->state.rip, 0xfff0);
+    sim_destroy(&sim);
+}
+END_TEST
+
 START_TEST(elf_loader_without_cpu_or_file_is_an_error)
 {
     struct seg_spec segs[] = {{1, 0x300000, 0x300000, 0x1000, code, sizeof(code)}};
@@ -374,6 +398,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bad_elf_files_give_clear_errors);
     tcase_add_test(tc, e820_map_per_ram_size);
     tcase_add_test(tc, elf_loader_object_starts_the_cpu);
+    tcase_add_test(tc, elf_loader_starts_the_cpu_it_is_given);
     tcase_add_test(tc, elf_loader_without_cpu_or_file_is_an_error);
     suite_add_tcase(s, tc);
     return s;

@@ -13,25 +13,11 @@
 #define DATA PC_PORT_I8042_DATA
 #define CMD PC_PORT_I8042_CMD
 
-struct gsi_sink {
-    bool level[PC_IOAPIC_PINS];
-    unsigned rises[PC_IOAPIC_PINS];
-};
-
-static void sink_fn(void *opaque, unsigned gsi, bool level)
-{
-    struct gsi_sink *s = opaque;
-    ck_assert_uint_lt(gsi, PC_IOAPIC_PINS);
-    if (level && !s->level[gsi])
-        s->rises[gsi]++;
-    s->level[gsi] = level;
-}
-
 struct machine {
     struct simulation sim;
     struct sim_object *kbc;
     struct bus *bus;
-    struct gsi_sink sink;
+    struct test_gsi_sink sink;
 };
 
 static void machine_init(struct machine *m, const char *on_reset)
@@ -45,7 +31,7 @@ static void machine_init(struct machine *m, const char *on_reset)
     ck_assert_ptr_nonnull(m->kbc);
     ck_assert_msg(sim_instantiate(&m->sim) == 0, "%s", err_get());
     struct system *s = system_of(m->kbc);
-    system_add_irq_sink(s, sink_fn, &m->sink);
+    system_add_irq_sink(s, test_gsi_sink_fn, &m->sink);
     m->bus = &s->bus;
 }
 
@@ -407,9 +393,29 @@ START_TEST(test_checkpoint_round_trip)
     ck_assert_uint_eq(na, nb);
     ck_assert_int_eq(memcmp(obs_a, obs_b, na), 0);
     struct ser_node *sa = sim_serialize(&a.sim), *sb = sim_serialize(&b.sim);
+    char diff[512];
+    ck_assert_msg(!ser_node_diff(sa, sb, diff, sizeof(diff)), "%s", diff);
     ck_assert(ser_node_equal(sa, sb));
     ser_node_free(sa);
     ser_node_free(sb);
+    sim_destroy(&a.sim);
+    sim_destroy(&b.sim);
+}
+END_TEST
+
+/* A corrupt checkpoint is refused with a message naming what is wrong. */
+START_TEST(test_corrupt_checkpoint_refused)
+{
+    struct machine a, b;
+    machine_init(&a, "exit");
+    struct ser_node *snap = sim_serialize(&a.sim);
+    struct ser_node *n = ser_find_child(ser_find_child(ser_find_child(snap, "objects"), "system"), "i8042");
+    ck_assert_ptr_nonnull(n);
+    ser_put_u64(n, "kbd_pending_cmd", 0x42);
+    machine_init(&b, "exit");
+    ck_assert_int_eq(sim_unserialize(&b.sim, snap), -1);
+    ck_assert_msg(strstr(err_get(), "invalid pending keyboard command 0x42") != NULL, "%s", err_get());
+    ser_node_free(snap);
     sim_destroy(&a.sim);
     sim_destroy(&b.sim);
 }
@@ -429,6 +435,13 @@ START_TEST(test_random_accesses)
             bus_pio_write(m.bus, port, (uint64_t)random() | (uint64_t)random() << 31, size);
         else
             (void)bus_pio_read(m.bus, port, size);
+        if ((i & 255) == 0) {
+            /* Invariants: never busy, keylock open, IRQ1 only with a keyboard byte. */
+            uint8_t st = status(&m);
+            ck_assert_uint_eq(st & 0x12, 0x10);
+            if (m.sink.level[PC_GSI_KEYBOARD])
+                ck_assert_uint_eq(st & 0x21, 0x01);
+        }
     }
     ck_assert(!m.sim.exit_requested);
     ck_assert_uint_gt(system_of(m.kbc)->resets_requested, 0);
@@ -447,6 +460,7 @@ int main(void)
     tcase_add_test(tc, test_aux_port_without_mouse);
     tcase_add_test(tc, test_linux_probe_sequence);
     tcase_add_test(tc, test_checkpoint_round_trip);
+    tcase_add_test(tc, test_corrupt_checkpoint_refused);
     tcase_add_test(tc, test_random_accesses);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -336,6 +336,9 @@ START_TEST(test_timer_periodic)
     wr(m, 0x3E0, 0xB);
     wr(m, 0x320, (1u << 17) | 0x42);
     wr(m, 0x380, 100); /* 100 ns period */
+    run_to(m, 1000 * NS); /* the 10th expiry is due but has not run */
+    ck_assert_uint_eq(stat(m, "system.lapic0.timerFires"), 9);
+    ck_assert_uint_eq(rd(m, 0x390), 100); /* reloaded, never 0 */
     run_to(m, 1050 * NS);
     ck_assert_uint_eq(stat(m, "system.lapic0.timerFires"), 10);
     ck_assert_uint_eq(rd(m, 0x390), 50);
@@ -614,6 +617,46 @@ START_TEST(test_lint_pins)
     wr(m, 0x360, 0x10400);
     lapic_set_lint(l, 1, true);
     ck_assert(!ci->ops->nmi_pending(ci->lapic));
+    machine_free(m);
+}
+END_TEST
+
+START_TEST(test_pic_drives_lint0)
+{
+    struct machine *m = calloc(1, sizeof(*m));
+    sim_init(&m->sim);
+    ck_assert_ptr_nonnull(sim_create(&m->sim, "System", "system"));
+    ck_assert_ptr_nonnull(sim_create(&m->sim, "LAPIC", "system.lapic0"));
+    ck_assert_ptr_nonnull(sim_create(&m->sim, "PIC8259", "system.pic"));
+    ck_assert_msg(sim_instantiate(&m->sim) == 0, "%s", err_get());
+    m->sys = system_of(sim_find(&m->sim, "system"));
+    struct cpu_intr *ci = m->intr[0] = system_cpu_intr(m->sys, 0);
+    ci->notify = on_notify;
+    ci->cpu = m;
+    /* Linux's 8259 set-up: vectors 0x20/0x28, cascade on IR2, 8086 mode. */
+    static const uint8_t init[][2] = {{0x20, 0x11}, {0x21, 0x20}, {0x21, 0x04}, {0x21, 0x01},
+                                      {0xA0, 0x11}, {0xA1, 0x28}, {0xA1, 0x02}, {0xA1, 0x01}};
+    for (size_t i = 0; i < sizeof(init) / sizeof(init[0]); i++)
+        bus_pio_write(&m->sys->bus, init[i][0], init[i][1], 1);
+    wr(m, 0xF0, SVR_ENABLED);
+    /* LINT0 still masked: the PIC's request waits. */
+    system_pulse_irq(m->sys, PC_GSI_KEYBOARD);
+    ck_assert_int_eq(ci->ops->pending_vector(ci->lapic), -1);
+    wr(m, 0x350, 0x700); /* ExtINT */
+    ck_assert_int_eq(ci->ops->pending_vector(ci->lapic), 0x21);
+    ck_assert_uint_gt(m->notifications, 0);
+    ck_assert_uint_eq(ci->ops->ack(ci->lapic), 0x21);
+    bus_pio_write(&m->sys->bus, 0x20, 0x0B, 1); /* read the master's ISR */
+    ck_assert_uint_eq(bus_pio_read(&m->sys->bus, 0x20, 1), 0x02);
+    ck_assert_int_eq(ci->ops->pending_vector(ci->lapic), -1);
+    /* A second IRQ while IRQ 1 is in service at the PIC: higher priority
+     * IRQ 0 (GSI 2 on a PC) gets through, INTR raises LINT0 again. */
+    unsigned before = m->notifications;
+    system_pulse_irq(m->sys, PC_GSI_PIT);
+    ck_assert_uint_gt(m->notifications, before);
+    ck_assert_int_eq(ci->ops->pending_vector(ci->lapic), 0x20);
+    ck_assert_uint_eq(ci->ops->ack(ci->lapic), 0x20);
+    ck_assert_uint_eq(stat(m, "system.lapic0.interruptsDelivered"), 2);
     machine_free(m);
 }
 END_TEST
@@ -905,6 +948,7 @@ static Suite *lapic_suite(void)
     tcase_add_test(tc, test_timer_tsc_deadline);
     tcase_add_test(tc, test_ipi_shorthands_and_destinations);
     tcase_add_test(tc, test_lint_pins);
+    tcase_add_test(tc, test_pic_drives_lint0);
     tcase_add_test(tc, test_apic_base_msr);
     tcase_add_test(tc, test_mmio_access_rules);
     tcase_add_test(tc, test_regs_round_trip_keeps_timer);

@@ -10,25 +10,11 @@
 #include "sim/serialize.h"
 #include "testlib.h"
 
-struct gsi_sink {
-    bool level[PC_IOAPIC_PINS];
-    unsigned rises[PC_IOAPIC_PINS];
-};
-
-static void sink_fn(void *opaque, unsigned gsi, bool level)
-{
-    struct gsi_sink *s = opaque;
-    ck_assert_uint_lt(gsi, PC_IOAPIC_PINS);
-    if (level && !s->level[gsi])
-        s->rises[gsi]++;
-    s->level[gsi] = level;
-}
-
 struct machine {
     struct simulation sim;
     struct sim_object *rtc;
     struct bus *bus;
-    struct gsi_sink sink;
+    struct test_gsi_sink sink;
     struct event keepalive;
 };
 
@@ -56,7 +42,7 @@ static void machine_init(struct machine *m)
     ck_assert_ptr_nonnull(m->rtc);
     ck_assert_msg(sim_instantiate(&m->sim) == 0, "%s", err_get());
     struct system *s = system_of(m->rtc);
-    system_add_irq_sink(s, sink_fn, &m->sink);
+    system_add_irq_sink(s, test_gsi_sink_fn, &m->sink);
     m->bus = &s->bus;
 }
 
@@ -362,9 +348,29 @@ START_TEST(test_checkpoint_round_trip)
     ck_assert_uint_eq(na, nb);
     ck_assert_int_eq(memcmp(obs_a, obs_b, na), 0);
     struct ser_node *sa = sim_serialize(&a.sim), *sb = sim_serialize(&b.sim);
+    char diff[512];
+    ck_assert_msg(!ser_node_diff(sa, sb, diff, sizeof(diff)), "%s", diff);
     ck_assert(ser_node_equal(sa, sb));
     ser_node_free(sa);
     ser_node_free(sb);
+    sim_destroy(&a.sim);
+    sim_destroy(&b.sim);
+}
+END_TEST
+
+/* A corrupt checkpoint is refused with a message naming what is wrong. */
+START_TEST(test_corrupt_checkpoint_refused)
+{
+    struct machine a, b;
+    machine_init(&a);
+    struct ser_node *snap = sim_serialize(&a.sim);
+    struct ser_node *n = ser_find_child(ser_find_child(ser_find_child(snap, "objects"), "system"), "rtc");
+    ck_assert_ptr_nonnull(n);
+    ser_put_u64(n, "dow_adjust", 9);
+    machine_init(&b);
+    ck_assert_int_eq(sim_unserialize(&b.sim, snap), -1);
+    ck_assert_msg(strstr(err_get(), "dow_adjust 9") != NULL, "%s", err_get());
+    ser_node_free(snap);
     sim_destroy(&a.sim);
     sim_destroy(&b.sim);
 }
@@ -384,8 +390,16 @@ START_TEST(test_random_accesses)
             bus_pio_write(m.bus, port, (uint64_t)random() | (uint64_t)random() << 31, size);
         else
             (void)bus_pio_read(m.bus, port, size);
-        if ((i & 1023) == 0)
+        if ((i & 1023) == 0) {
             sim_run(&m.sim, sim_now(&m.sim) + (tick_t)(random() % 3000) * TICKS_PER_MS);
+            /* Invariants: VRT set; register C's low nibble zero; IRQF <=> the line. */
+            ck_assert_uint_eq(cmos_read(&m, 0x0D), 0x80);
+            bool line = m.sink.level[PC_GSI_RTC];
+            uint8_t c = cmos_read(&m, 0x0C);
+            ck_assert_uint_eq(c & 0x0F, 0);
+            ck_assert_int_eq(!!(c & 0x80), line);
+            ck_assert(!m.sink.level[PC_GSI_RTC]);
+        }
     }
     sim_destroy(&m.sim);
 }
@@ -404,6 +418,7 @@ int main(void)
     tcase_add_test(tc, test_set_clock_like_linux);
     tcase_add_test(tc, test_index_and_ram);
     tcase_add_test(tc, test_checkpoint_round_trip);
+    tcase_add_test(tc, test_corrupt_checkpoint_refused);
     tcase_add_test(tc, test_random_accesses);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -31,26 +32,11 @@
 #define MSR (COM1 + 6)
 #define SCR (COM1 + 7)
 
-/* A fake interrupt controller: the level of every GSI and its rising edges. */
-struct gsi_sink {
-    bool level[PC_IOAPIC_PINS];
-    unsigned rises[PC_IOAPIC_PINS];
-};
-
-static void sink_fn(void *opaque, unsigned gsi, bool level)
-{
-    struct gsi_sink *s = opaque;
-    ck_assert_uint_lt(gsi, PC_IOAPIC_PINS);
-    if (level && !s->level[gsi])
-        s->rises[gsi]++;
-    s->level[gsi] = level;
-}
-
 struct machine {
     struct simulation sim;
     struct sim_object *uart;
     struct bus *bus;
-    struct gsi_sink sink;
+    struct test_gsi_sink sink;
 };
 
 static void set_param(struct sim_object *o, const char *name, const char *value)
@@ -74,7 +60,7 @@ static void machine_init(struct machine *m, const char *backend, const char *pat
     set_param(m->uart, "capture", capture ? "true" : "false");
     ck_assert_msg(sim_instantiate(&m->sim) == 0, "%s", err_get());
     struct system *s = system_of(m->uart);
-    system_add_irq_sink(s, sink_fn, &m->sink);
+    system_add_irq_sink(s, test_gsi_sink_fn, &m->sink);
     m->bus = &s->bus;
 }
 
@@ -383,6 +369,121 @@ START_TEST(test_socket_backend)
 }
 END_TEST
 
+static int connect_to(const char *path)
+{
+    int c = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    strcpy(addr.sun_path, path);
+    ck_assert_int_eq(connect(c, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    return c;
+}
+
+/* Reads one received byte, polling the socket for up to 200 ms of host time. */
+static uint8_t wait_rx(struct machine *m)
+{
+    for (int i = 0; i < 200 && (in8(m, LSR) & 1) == 0; i++) {
+        usleep(1000);
+        run_for(m, 100 * TICKS_PER_US);
+    }
+    ck_assert_uint_eq(in8(m, LSR) & 1, 1);
+    return in8(m, THR);
+}
+
+START_TEST(test_socket_path_rules_and_reconnect)
+{
+    char *dir = test_tmpdir();
+    char *path, *plain;
+    ck_assert_int_ge(asprintf(&path, "%s/com1.sock", dir), 0);
+    ck_assert_int_ge(asprintf(&plain, "%s/file", dir), 0);
+
+    /* A path holding an ordinary file is refused and left alone. */
+    free(write_temp_file(dir, "file", "keep me"));
+    struct simulation sim;
+    sim_init(&sim);
+    sim_create(&sim, "System", "system");
+    struct sim_object *u = sim_create(&sim, "UART16550", "system.uart0");
+    set_param(u, "backend", "socket");
+    set_param(u, "path", plain);
+    ck_assert_int_eq(sim_instantiate(&sim), -1);
+    ck_assert_ptr_nonnull(strstr(err_get(), "is not a socket"));
+    sim_destroy(&sim);
+    ck_assert_int_eq(access(plain, F_OK), 0);
+
+    /* A stale socket (nobody listening) is replaced. */
+    int stale = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    strcpy(addr.sun_path, path);
+    ck_assert_int_eq(bind(stale, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    close(stale);
+    struct machine m;
+    machine_init(&m, "socket", path, false);
+    out8(&m, LCR, 0x03);
+
+    /* A live one is refused, and stays. */
+    sim_init(&sim);
+    sim_create(&sim, "System", "system");
+    u = sim_create(&sim, "UART16550", "system.uart0");
+    set_param(u, "backend", "socket");
+    set_param(u, "path", path);
+    ck_assert_int_eq(sim_instantiate(&sim), -1);
+    ck_assert_ptr_nonnull(strstr(err_get(), "in use"));
+    sim_destroy(&sim);
+    ck_assert_int_eq(access(path, F_OK), 0);
+
+    /* The refused probe above connected once; a client that leaves makes
+     * room for the next. */
+    int c = connect_to(path);
+    ck_assert_int_eq(write(c, "1", 1), 1);
+    ck_assert_uint_eq(wait_rx(&m), '1');
+    close(c);
+    c = connect_to(path);
+    ck_assert_int_eq(write(c, "2", 1), 1);
+    uint8_t got = wait_rx(&m);
+    ck_assert_uint_eq(got, '2');
+    close(c);
+    sim_destroy(&m.sim);
+    unlink(plain);
+    free(plain);
+    free(path);
+    rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+/* A checkpoint from a machine without input, restored into one with a
+ * socket: the restored UART polls its input. */
+START_TEST(test_restore_into_machine_with_input)
+{
+    struct machine a, b;
+    machine_init(&a, "none", NULL, false);
+    out8(&a, LCR, 0x03);
+    run_for(&a, TICKS_PER_MS);
+    struct ser_node *snap = sim_serialize(&a.sim);
+    char *dir = test_tmpdir();
+    char *path;
+    ck_assert_int_ge(asprintf(&path, "%s/com1.sock", dir), 0);
+    machine_init(&b, "socket", path, false);
+    ck_assert_msg(sim_unserialize(&b.sim, snap) == 0, "%s", err_get());
+    ser_node_free(snap);
+    int c = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    strcpy(addr.sun_path, path);
+    ck_assert_int_eq(connect(c, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    ck_assert_int_eq(write(c, "r", 1), 1);
+    for (int i = 0; i < 200 && (in8(&b, LSR) & 1) == 0; i++) {
+        usleep(1000);
+        run_for(&b, 100 * TICKS_PER_US);
+    }
+    ck_assert_uint_eq(in8(&b, THR), 'r');
+    close(c);
+    sim_destroy(&a.sim);
+    sim_destroy(&b.sim);
+    free(path);
+    rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_stdio_raw_mode_restored)
 {
     int master, slave;
@@ -394,6 +495,7 @@ START_TEST(test_stdio_raw_mode_restored)
     ck_assert(before.c_lflag & ICANON);
     struct machine m;
     machine_init(&m, "stdio", NULL, false);
+    ck_assert_uint_eq(m.sim.eq.count, 1); /* the input poll */
     tcgetattr(STDIN_FILENO, &during);
     ck_assert(!(during.c_lflag & (ICANON | ECHO | ISIG)));
     /* Typed bytes reach the receiver; Ctrl-A Ctrl-A is one Ctrl-A. */
@@ -415,6 +517,61 @@ START_TEST(test_stdio_raw_mode_restored)
     ck_assert_int_eq(after.c_iflag, before.c_iflag);
     dup2(saved_stdin, STDIN_FILENO);
     close(saved_stdin);
+    close(slave);
+    close(master);
+}
+END_TEST
+
+/* stdin on /dev/null has no input: no poll events at all. */
+START_TEST(test_stdin_dev_null_not_polled)
+{
+    int saved_stdin = dup(STDIN_FILENO);
+    int null_fd = open("/dev/null", O_RDONLY);
+    ck_assert_int_ge(null_fd, 0);
+    dup2(null_fd, STDIN_FILENO);
+    struct machine m;
+    machine_init(&m, "stdio", NULL, true);
+    ck_assert_uint_eq(m.sim.eq.count, 0);
+    out8(&m, THR, '.');
+    ck_assert_str_eq(uart16550_output(m.uart), ".");
+    sim_destroy(&m.sim);
+    dup2(saved_stdin, STDIN_FILENO);
+    close(saved_stdin);
+    close(null_fd);
+}
+END_TEST
+
+/* A background job must not touch its controlling terminal (SIGTTOU would
+ * stop it): it gets no input and no raw mode. */
+START_TEST(test_background_job_leaves_terminal_alone)
+{
+    int master, slave;
+    ck_assert_int_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* A new session with the pty as its controlling terminal. */
+        if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
+            _exit(5);
+        dup2(slave, STDIN_FILENO);
+        pid_t job = fork();
+        if (job == 0) {
+            setpgid(0, 0); /* a process group that is not the foreground one */
+            struct machine m;
+            machine_init(&m, "stdio", NULL, false);
+            _exit(m.sim.eq.count == 0 ? 0 : 1);
+        }
+        int st;
+        waitpid(job, &st, WUNTRACED);
+        if (WIFSTOPPED(st)) {
+            kill(job, SIGKILL);
+            _exit(3);
+        }
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 4);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
     close(slave);
     close(master);
 }
@@ -515,9 +672,29 @@ START_TEST(test_checkpoint_round_trip)
     ck_assert_str_eq(uart16550_output(a.uart) + sent_before, uart16550_output(b.uart));
     ck_assert_uint_eq(a.sink.rises[PC_GSI_COM1], b.sink.rises[PC_GSI_COM1]);
     struct ser_node *na = sim_serialize(&a.sim), *nb = sim_serialize(&b.sim);
+    char diff[512];
+    ck_assert_msg(!ser_node_diff(na, nb, diff, sizeof(diff)), "%s", diff);
     ck_assert(ser_node_equal(na, nb));
     ser_node_free(na);
     ser_node_free(nb);
+    sim_destroy(&a.sim);
+    sim_destroy(&b.sim);
+}
+END_TEST
+
+/* A corrupt checkpoint is refused with a message naming what is wrong. */
+START_TEST(test_corrupt_checkpoint_refused)
+{
+    struct machine a, b;
+    machine_init(&a, "none", NULL, false);
+    struct ser_node *snap = sim_serialize(&a.sim);
+    struct ser_node *n = ser_find_child(ser_find_child(ser_find_child(snap, "objects"), "system"), "uart0");
+    ck_assert_ptr_nonnull(n);
+    ser_put_u64(n, "rx_count", 17);
+    machine_init(&b, "none", NULL, false);
+    ck_assert_int_eq(sim_unserialize(&b.sim, snap), -1);
+    ck_assert_msg(strstr(err_get(), "RX FIFO state is invalid") != NULL, "%s", err_get());
+    ser_node_free(snap);
     sim_destroy(&a.sim);
     sim_destroy(&b.sim);
 }
@@ -537,8 +714,14 @@ START_TEST(test_random_accesses)
             bus_pio_write(m.bus, port, (uint64_t)random() | (uint64_t)random() << 31, size);
         else
             (void)bus_pio_read(m.bus, port, size);
-        if ((i & 255) == 0)
+        if ((i & 255) == 0) {
             run_for(&m, (uint64_t)(random() % 2000) * TICKS_PER_US);
+            /* Invariants: THR always empty, IIR bits 4-5 zero, IER high nibble zero. */
+            ck_assert_uint_eq(in8(&m, LSR) & 0x60, 0x60);
+            ck_assert_uint_eq(in8(&m, IIR) & 0x30, 0);
+            out8(&m, LCR, in8(&m, LCR) & 0x7F);
+            ck_assert_uint_eq(in8(&m, IER) & 0xF0, 0);
+        }
     }
     ck_assert_ptr_nonnull(uart16550_output(m.uart));
     sim_destroy(&m.sim);
@@ -583,9 +766,14 @@ int main(void)
     tcase_add_test(tc, test_file_backend_and_capture_limit);
     tcase_add_test(tc, test_bad_params);
     tcase_add_test(tc, test_socket_backend);
+    tcase_add_test(tc, test_socket_path_rules_and_reconnect);
+    tcase_add_test(tc, test_restore_into_machine_with_input);
     tcase_add_test(tc, test_stdio_raw_mode_restored);
+    tcase_add_test(tc, test_stdin_dev_null_not_polled);
+    tcase_add_test(tc, test_background_job_leaves_terminal_alone);
     tcase_add_test(tc, test_fatal_exit_restores_terminal);
     tcase_add_test(tc, test_checkpoint_round_trip);
+    tcase_add_test(tc, test_corrupt_checkpoint_refused);
     tcase_add_test(tc, test_random_accesses);
     tcase_add_test(tc, test_demo_config);
     suite_add_tcase(s, tc);
