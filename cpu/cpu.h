@@ -30,7 +30,12 @@ enum cpu_stop {
     CPU_STOP_EXIT,     /* the simulation asked to stop (sim_exit, signal) */
     CPU_STOP_SHUTDOWN, /* triple fault: reported, run ends */
     CPU_STOP_FALLBACK, /* the engine cannot execute the next instruction */
+    CPU_STOP_ERROR,    /* the engine failed (already reported): the run ends */
 };
+
+/* Room for statistics counters an engine keeps on a CPU (see
+ * cpu.engine_counters). */
+#define CPU_ENGINE_COUNTERS 24
 
 struct cpu_engine_ops {
     const char *name; /* "kvm", "interp" */
@@ -56,6 +61,7 @@ struct cpu {
     uint32_t cpu_index; /* also the APIC ID */
     uint64_t clock_hz;
     char *engine_name;
+    uint32_t fallback_insts; /* instructions per hand-over to the fallback engine */
 
     struct clock_domain clock;
     struct system *system;
@@ -66,6 +72,25 @@ struct cpu {
     bool state_in_engine; /* the engine holds the live state */
     struct event run_event;
 
+    /* Run bookkeeping (cpu/cpu.c). */
+    bool in_run;          /* inside engine->run: device callbacks come from an exit */
+    bool yield_request;   /* engines return CPU_STOP_BUDGET at the next boundary */
+    bool sleeping;        /* halted, run_event descheduled until an interrupt */
+    tick_t sleep_start;
+    tick_t busy_ticks;    /* simulated time spent running (not halted) */
+    const struct cpu_engine_ops *pending_engine; /* switch requested during a run */
+    /* Engine statistics. They live here, not in engine_priv, because the
+     * stats registry keeps their addresses across detach and re-attach; an
+     * engine registers its counters once per CPU (first attach). */
+    uint64_t engine_counters[CPU_ENGINE_COUNTERS];
+
+    /* KVM-style fallback (cpu/cpu.c): an interpreter instance kept next to
+     * the attached engine, which executes the instructions that engine
+     * cannot; its engine_priv while not in use. */
+    void *fallback_priv;
+    uint64_t fallbacks;  /* hand-overs to the fallback engine */
+    uint64_t switches;   /* engine switches (cpu_switch_engine) */
+
     uint64_t insts;      /* instructions retired (all engines) */
     uint64_t cycles;
     uint64_t halted_ticks;
@@ -74,7 +99,8 @@ struct cpu {
 /* The CPU's view of the guest TSC at simulated tick t. */
 uint64_t cpu_tsc_at(const struct cpu *cpu, tick_t t);
 /* Brings the live state back from the engine into cpu->state (no-op when it
- * already is there). Call before reading or changing cpu->state. */
+ * already is there). Call before reading or changing cpu->state, from an
+ * event: inside engine->run (a device access) it fails. */
 int cpu_sync_state(struct cpu *cpu);
 /* Replaces the architectural state (loaders, checkpoints); the engine picks
  * it up before it runs next. */
@@ -85,5 +111,15 @@ int cpu_switch_engine(struct cpu *cpu, const char *engine);
 /* Called by the LAPIC (through cpu_intr.notify) when an interrupt became
  * deliverable: wakes a halted CPU now. */
 void cpu_notify_interrupt(void *cpu);
+
+/* For engines, inside run: moves simulated time forward to t (never past the
+ * next pending event) so device accesses made from this point see the tick
+ * at which they happen. */
+void cpu_advance_time(struct cpu *cpu, tick_t t);
+/* Logs the architectural state (registers, segments, control registers) as
+ * error lines, for shutdown and failure reports. */
+void cpu_report_state(const struct cpu *cpu, const struct x86_state *st);
+/* "kvm, interp": the registered engine names, for error messages. */
+const char *cpu_engine_names(void);
 
 #endif

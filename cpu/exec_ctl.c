@@ -169,6 +169,13 @@ static HANDLER(exec_popf)
     f &= ~(uint64_t)X86_FLAG_RF;
     ip->s->rflags = f | X86_FLAG_FIXED;
     interp_update_align_check(ip);
+    if (f & X86_FLAG_TF) {
+        /* Single-stepping starts with the next instruction: end the run
+         * here so the caller can step it (INTERP_STOP_COUNT). */
+        ip->s->rip = ip->next_rip;
+        ip->insts++;
+        longjmp(ip->exc_jump, 1);
+    }
 }
 
 static HANDLER(exec_nop)
@@ -181,6 +188,7 @@ static HANDLER(exec_nop)
 static HANDLER(exec_int)
 {
     ip->s->rip = ip->next_rip;
+    ip->soft_int_opcode = in->opcode;
     switch (in->opcode) {
     case 0xcc: interp_raise(ip, X86_BP, false, 0);
     case 0xf1: interp_raise(ip, X86_DB, false, 0);

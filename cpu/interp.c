@@ -147,6 +147,11 @@ static struct interp_tlb_entry *tlb_fill(struct interp *ip, uint64_t la, unsigne
     uint64_t page = la & ~0xfffull;
     struct interp_fault f = {0};
     uint8_t *h = ip->mem.translate(ip->mem.opaque, page, access, &f);
+    if (!h && f.vector == INTERP_FAULT_MMIO && ip->mmio.read) {
+        if (access & ACC_EXEC)
+            interp_unsupported(ip);
+        return NULL;
+    }
     if (!h) {
         if (f.vector == X86_PF)
             f.address = la; /* CR2 is the faulting byte, not its page */
@@ -173,7 +178,21 @@ static uint8_t *byte_ptr(struct interp *ip, uint64_t la, unsigned access)
     uint64_t tag = access == ACC_WRITE ? e->write_page : access == ACC_EXEC ? e->exec_page : e->read_page;
     if (tag != page)
         e = tlb_fill(ip, la, access);
-    return (uint8_t *)(uintptr_t)(la + e->addend);
+    return e ? (uint8_t *)(uintptr_t)(la + e->addend) : NULL;
+}
+
+/* Bytes [la, la+len) of one page that is device memory, for accesses that
+ * cross into or out of it: byte by byte, as the bus splits them too. */
+static void mmio_read_bytes(struct interp *ip, uint64_t la, uint8_t *buf, unsigned len)
+{
+    for (unsigned i = 0; i < len; i++)
+        buf[i] = (uint8_t)ip->mmio.read(ip->mem.opaque, la + i, 1);
+}
+
+static void mmio_write_bytes(struct interp *ip, uint64_t la, const uint8_t *buf, unsigned len)
+{
+    for (unsigned i = 0; i < len; i++)
+        ip->mmio.write(ip->mem.opaque, la + i, 1, buf[i]);
 }
 
 /* Reads (or, with ACC_WRITE, probes for writing) an access that missed the
@@ -181,13 +200,25 @@ static uint8_t *byte_ptr(struct interp *ip, uint64_t la, unsigned access)
 uint64_t interp_read_slow(struct interp *ip, uint64_t la, unsigned size, unsigned access)
 {
     unsigned first = 4096 - (unsigned)(la & 0xfff);
-    if (first >= size)
-        return load_n(byte_ptr(ip, la, access), size);
+    if (first >= size) {
+        const uint8_t *p = byte_ptr(ip, la, access);
+        if (p)
+            return load_n(p, size);
+        return access == ACC_WRITE ? 0 : ip->mmio.read(ip->mem.opaque, la, size);
+    }
     uint8_t *p0 = byte_ptr(ip, la, access);
     uint8_t *p1 = byte_ptr(ip, la + first, access);
+    if (access == ACC_WRITE)
+        return 0; /* a probe: both pages are writable */
     uint8_t buf[16];
-    memcpy(buf, p0, first);
-    memcpy(buf + first, p1, size - first);
+    if (p0)
+        memcpy(buf, p0, first);
+    else
+        mmio_read_bytes(ip, la, buf, first);
+    if (p1)
+        memcpy(buf + first, p1, size - first);
+    else
+        mmio_read_bytes(ip, la + first, buf + first, size - first);
     return load_n(buf, size);
 }
 
@@ -195,15 +226,25 @@ void interp_write_slow(struct interp *ip, uint64_t la, unsigned size, uint64_t v
 {
     unsigned first = 4096 - (unsigned)(la & 0xfff);
     if (first >= size) {
-        store_n(byte_ptr(ip, la, ACC_WRITE), size, v);
+        uint8_t *p = byte_ptr(ip, la, ACC_WRITE);
+        if (p)
+            store_n(p, size, v);
+        else
+            ip->mmio.write(ip->mem.opaque, la, size, v);
         return;
     }
     uint8_t *p0 = byte_ptr(ip, la, ACC_WRITE);
     uint8_t *p1 = byte_ptr(ip, la + first, ACC_WRITE);
     uint8_t buf[16];
     store_n(buf, size, v);
-    memcpy(p0, buf, first);
-    memcpy(p1, buf + first, size - first);
+    if (p0)
+        memcpy(p0, buf, first);
+    else
+        mmio_write_bytes(ip, la, buf, first);
+    if (p1)
+        memcpy(p1, buf + first, size - first);
+    else
+        mmio_write_bytes(ip, la + first, buf + first, size - first);
 }
 
 static _Noreturn void raise_decode(struct interp *ip, enum decode_status st)

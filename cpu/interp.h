@@ -35,9 +35,24 @@ struct interp_mem_ops {
     void *opaque;
 };
 
+/* Optional, for full-system engines (set in struct interp after
+ * interp_init): a translate that sets fault->vector = INTERP_FAULT_MMIO
+ * says la's page is device memory (never cached); the interpreter then
+ * moves each access of 1..8 bytes through these, with mem.opaque.
+ * Instruction fetch from such a page stops the run with
+ * INTERP_STOP_UNSUPPORTED. */
+struct interp_mmio_ops {
+    uint64_t (*read)(void *opaque, uint64_t la, unsigned size);
+    void (*write)(void *opaque, uint64_t la, unsigned size, uint64_t value);
+};
+
+/* interp_fault.vector value for "device memory" (not an x86 vector). */
+#define INTERP_FAULT_MMIO 0xff
+
 /* Why interp_run returned. */
 enum interp_stop {
-    INTERP_STOP_COUNT,     /* executed the requested number of instructions */
+    INTERP_STOP_COUNT,     /* executed the requested number of instructions, or a POPF
+                              that set TF (the caller single-steps from there) */
     INTERP_STOP_EXCEPTION, /* an exception is in state->ev (not delivered: the user-level engine
                               has no IDT; the system part delivers it) */
     INTERP_STOP_HALT,      /* HLT */
@@ -66,6 +81,7 @@ struct interp_icache_entry {
 struct interp {
     struct x86_state *s;
     struct interp_mem_ops mem;
+    struct interp_mmio_ops mmio;
     enum x86_mode mode;
     unsigned apic_id;
     /* Guest TSC source (simulated time); NULL reads tsc_offset only. */
@@ -79,6 +95,10 @@ struct interp {
     uint64_t lazy_a, lazy_b, lazy_res;
     uint8_t lazy_op, lazy_size;
     bool align_check; /* #AC enabled: CPL 3, CR0.AM, RFLAGS.AC */
+    /* Set by INT n / INT3 / INT1 just before they raise their vector: the
+     * opcode (0xcd, 0xcc, 0xf1), so a system part can deliver them as software
+     * events. The caller clears it before interp_run; 0 means a fault. */
+    uint8_t soft_int_opcode;
     jmp_buf exc_jump;
     struct interp_tlb_entry tlb[INTERP_TLB_SIZE];
     struct interp_icache_entry *icache; /* INTERP_ICACHE_SIZE entries */

@@ -22,7 +22,7 @@ struct cpu_intr_ops {
     /* NMI: pending? and take it. */
     bool (*nmi_pending)(void *lapic);
     void (*nmi_ack)(void *lapic);
-    /* CR8 is TPR[7:4]. */
+    /* The whole 8-bit TPR; CR8 is TPR[7:4], so the CPU shifts by 4. */
     uint8_t (*get_tpr)(void *lapic);
     void (*set_tpr)(void *lapic, uint8_t tpr);
     /* IA32_APIC_BASE. set returns false for a value the model refuses. */

@@ -68,7 +68,9 @@ static void put_seg(struct ser_node *n, const char *name, const struct x86_segme
     SER_PUT(c, sg, base);
     SER_PUT(c, sg, limit);
     SER_PUT(c, sg, selector);
-    SER_PUT(c, sg, type);
+    /* Not "type": sim_unserialize takes nodes with a "type" property for
+     * sim objects. */
+    ser_put_u64(c, "seg_type", sg->type);
     SER_PUT(c, sg, s);
     SER_PUT(c, sg, dpl);
     SER_PUT(c, sg, present);
@@ -87,7 +89,7 @@ static int get_seg(const struct ser_node *n, const char *name, struct x86_segmen
         return -1;
     }
     return SER_GET(c, sg, base) | SER_GET(c, sg, limit) | SER_GET(c, sg, selector) |
-           SER_GET(c, sg, type) | SER_GET(c, sg, s) | SER_GET(c, sg, dpl) |
+           ser_get_uint(c, "seg_type", &sg->type, sizeof(sg->type)) | SER_GET(c, sg, s) | SER_GET(c, sg, dpl) |
            SER_GET(c, sg, present) | SER_GET(c, sg, avl) | SER_GET(c, sg, l) |
            SER_GET(c, sg, db) | SER_GET(c, sg, g) | SER_GET(c, sg, unusable);
 }

@@ -15,6 +15,7 @@
 #define PC_BOOT_GDT 0x500ULL
 #define PC_BOOT_IDT 0x520ULL
 #define PC_BOOT_PARAMS 0x7000ULL  /* Linux zero page */
+#define PC_BOOT_MULTIBOOT_INFO 0x7000ULL /* Multiboot info, in place of the zero page */
 #define PC_BOOT_STACK 0x8FF0ULL
 #define PC_BOOT_PML4 0x9000ULL   /* identity page tables: PML4, PDPT, PDs */
 #define PC_BOOT_PDPT 0xA000ULL
@@ -33,6 +34,11 @@
 #define PC_IOAPIC_SIZE 0x1000ULL
 #define PC_LAPIC_BASE 0xFEE00000ULL
 #define PC_LAPIC_SIZE 0x1000ULL
+/* Pages Intel KVM needs for real mode without unrestricted guest
+ * (KVM_SET_IDENTITY_MAP_ADDR: 1 page, KVM_SET_TSS_ADDR: 3 pages); nothing
+ * else may live there. */
+#define PC_KVM_IDENTITY_MAP 0xFEFFC000ULL
+#define PC_KVM_TSS 0xFEFFD000ULL
 
 /* ---- I/O ports ---- */
 #define PC_PORT_PIC_MASTER 0x20   /* 0x20-0x21 */
@@ -41,6 +47,7 @@
 #define PC_PORT_SYSCTL_B 0x61     /* speaker / PIT gate, bit 5 = OUT2 */
 #define PC_PORT_I8042_CMD 0x64
 #define PC_PORT_RTC 0x70          /* 0x70-0x71 */
+#define PC_CMOS_CENTURY 0x32      /* CMOS index of the century byte */
 #define PC_PORT_PIC_SLAVE 0xA0    /* 0xA0-0xA1 */
 #define PC_PORT_DEBUG_EXIT 0xF4   /* QEMU isa-debug-exit compatible */
 #define PC_PORT_COM1 0x3F8
@@ -52,6 +59,9 @@
 #define PC_PORT_GUESTCTL_SIZE 16
 #define PC_PORT_ACPI_SLEEP_CTL 0x600 /* hardware-reduced sleep control */
 #define PC_PORT_ACPI_SLEEP_STS 0x601 /* and status registers */
+/* SLP_TYP the DSDT's \_S5_ object names; writing it with SLP_EN to the
+ * sleep control register powers the machine off (dev/acpi_pm.c). */
+#define PC_ACPI_SLP_TYP_S5 5
 
 /* ---- Interrupts ---- */
 #define PC_IOAPIC_PINS 24

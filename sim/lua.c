@@ -217,6 +217,7 @@ static int l_run(lua_State *L)
         }
     }
     const char *why = sim_run(sim, until);
+    sim->config_ran = true;
     lua_pushstring(L, why);
     lua_pushinteger(L, sim->exit_code);
     return 2;
@@ -336,6 +337,18 @@ int lua_run_config(struct simulation *sim, const char *path, int argc, char **ar
         lua_setfield(L, -2, units[i].name);
     }
     lua_pop(L, 1);
+
+    /* require() finds modules next to the config and in configs/. */
+    char *dir = strdup(path), *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    lua_getglobal(L, "package");
+    lua_pushfstring(L, "%s/?.lua;%s/configs/?.lua;", slash ? dir : ".", TANDEM_SOURCE_DIR);
+    lua_getfield(L, -2, "path");
+    lua_concat(L, 2);
+    lua_setfield(L, -2, "path");
+    lua_pop(L, 1);
+    free(dir);
 
     lua_pushcfunction(L, msg_handler);
     int rc = luaL_loadfile(L, path);

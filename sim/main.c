@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/command.h"
 #include "sim/log.h"
 #include "sim/lua.h"
 #include "sim/sim.h"
@@ -28,11 +29,19 @@ static const char usage_text[] =
     "Exit status: the guest's exit code, 1 on a configuration or run error,\n"
     "2 on bad command-line arguments.\n";
 
+static void print_usage(FILE *f)
+{
+    fputs(usage_text, f);
+    for (struct cli_command *c = cli_commands_first(); c; c = c->next)
+        fprintf(f, "\n%s", c->usage);
+}
+
 static int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "tandem: error: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n\n%s", usage_text);
+    fprintf(stderr, "\n\n");
+    print_usage(stderr);
     return 2;
 }
 
@@ -107,11 +116,11 @@ static int cmd_run(int argc, char **argv)
     struct simulation sim;
     sim_init(&sim);
     const char *outdir = "tandem-out";
-    tick_t max_tick = TICK_MAX;
     bool quiet = false;
     int c, rc = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    /* Options may follow the config; words after "--" go to the script. */
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char err[256];
         switch (c) {
         case 'o':
@@ -127,7 +136,7 @@ static int cmd_run(int argc, char **argv)
             break;
         case 't': {
             char *end;
-            max_tick = strtoull(optarg, &end, 0);
+            sim.max_tick = strtoull(optarg, &end, 0);
             if (*end || end == optarg)
                 rc = usage_error("--max-tick expects a number of ticks, got '%s'", optarg);
             break;
@@ -136,7 +145,7 @@ static int cmd_run(int argc, char **argv)
             quiet = true;
             break;
         case 'h':
-            fputs(usage_text, stdout);
+            print_usage(stdout);
             sim_destroy(&sim);
             return 0;
         default:
@@ -152,8 +161,6 @@ static int cmd_run(int argc, char **argv)
         return rc;
     }
     const char *config = argv[optind++];
-    if (optind < argc && strcmp(argv[optind], "--") == 0)
-        optind++;
     sim.outdir = strdup(outdir);
     sim.progress = !quiet;
     log_set_quiet(quiet);
@@ -169,9 +176,10 @@ static int cmd_run(int argc, char **argv)
         sim_destroy(&sim);
         return 1;
     }
+    /* A config that ran the simulation itself decided where it ends. */
     const char *why = "config finished";
-    if (!sim.exit_requested && !sim_stop_requested)
-        why = sim_run(&sim, max_tick);
+    if (!sim.config_ran && !sim.exit_requested && !sim_stop_requested)
+        why = sim_run(&sim, TICK_MAX);
     if (sim.exit_requested)
         why = sim.exit_reason;
     if (sim_stop_requested)
@@ -194,7 +202,7 @@ int main(int argc, char **argv)
         return usage_error("%s", "no command given");
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-        fputs(usage_text, stdout);
+        print_usage(stdout);
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
@@ -207,5 +215,8 @@ int main(int argc, char **argv)
         return cmd_list_types(argc - 1, argv + 1);
     if (!strcmp(cmd, "list-flags"))
         return cmd_list_flags();
+    for (struct cli_command *c = cli_commands_first(); c; c = c->next)
+        if (!strcmp(cmd, c->name))
+            return c->run(argc - 1, argv + 1);
     return usage_error("unknown command '%s'", cmd);
 }

@@ -182,7 +182,9 @@ int ser_get_uint(const struct ser_node *n, const char *key, void *field, size_t 
 void ser_put_event(struct ser_node *n, const char *key, const struct event *ev)
 {
     uint8_t buf[24] = {0};
-    uint64_t vals[3] = {event_scheduled(ev), ev->when, ev->seq};
+    /* An idle event's stale when/seq are not state: write zeros. */
+    bool on = event_scheduled(ev);
+    uint64_t vals[3] = {on, on ? ev->when : 0, on ? ev->seq : 0};
     for (int k = 0; k < 3; k++)
         for (int i = 0; i < 8; i++)
             buf[8 * k + i] = (uint8_t)(vals[k] >> (56 - 8 * i));
@@ -223,4 +225,38 @@ bool ser_node_equal(const struct ser_node *a, const struct ser_node *b)
         if (!ser_node_equal(a->children[i], b->children[i]))
             return false;
     return true;
+}
+
+bool ser_node_diff(const struct ser_node *a, const struct ser_node *b, char *buf, size_t len)
+{
+    if (strcmp(a->name, b->name)) {
+        snprintf(buf, len, "node '%s' vs '%s'", a->path, b->path);
+        return true;
+    }
+    for (size_t i = 0; i < a->nprops || i < b->nprops; i++) {
+        const struct ser_prop *pa = i < a->nprops ? &a->props[i] : NULL;
+        const struct ser_prop *pb = i < b->nprops ? &b->props[i] : NULL;
+        if (!pa || !pb || strcmp(pa->name, pb->name)) {
+            snprintf(buf, len, "%s: property '%s' vs '%s'", a->path, pa ? pa->name : "(none)",
+                     pb ? pb->name : "(none)");
+            return true;
+        }
+        if (pa->len != pb->len || memcmp(pa->data, pb->data, pa->len)) {
+            size_t k = 0;
+            while (k < pa->len && k < pb->len && pa->data[k] == pb->data[k])
+                k++;
+            snprintf(buf, len, "%s/%s differs at byte %zu (%zu vs %zu bytes)", a->path, pa->name, k,
+                     pa->len, pb->len);
+            return true;
+        }
+    }
+    for (size_t i = 0; i < a->nchildren || i < b->nchildren; i++) {
+        if (i >= a->nchildren || i >= b->nchildren) {
+            snprintf(buf, len, "%s: %zu vs %zu children", a->path, a->nchildren, b->nchildren);
+            return true;
+        }
+        if (ser_node_diff(a->children[i], b->children[i], buf, len))
+            return true;
+    }
+    return false;
 }

@@ -56,6 +56,9 @@ int ser_get_event(const struct ser_node *n, const char *key, struct event *ev,
 
 /* Deep equality (names, properties, children, in order). */
 bool ser_node_equal(const struct ser_node *a, const struct ser_node *b);
+/* Describes the first difference into buf (for test failure messages);
+ * returns false when the trees are equal. */
+bool ser_node_diff(const struct ser_node *a, const struct ser_node *b, char *buf, size_t len);
 
 /* Field helpers: the key is the field's name, so save and restore agree. */
 #define SER_PUT(n, s, f) ser_put_u64((n), #f, (uint64_t)(s)->f)

@@ -34,6 +34,8 @@ void sim_init(struct simulation *sim)
     eq_init(&sim->eq);
     event_init(&sim->periodic_stats_event, "periodic-stats", EVPRI_STATS, periodic_stats, sim);
     sim->host_start = host_seconds();
+    sim->run_until = TICK_MAX;
+    sim->max_tick = TICK_MAX;
     log_tick_source = &sim->eq.now;
 }
 
@@ -263,23 +265,26 @@ uint64_t sim_total_insts(const struct simulation *sim)
 struct progress {
     double last_print, last_host;
     uint64_t last_insts;
-    bool printed;
 };
 
-/* A progress line on stderr once a run has taken a few seconds. */
+/* A progress line on stderr once a run has taken a few seconds: whole
+ * lines every 10 s, so they never overwrite a guest console on stdout. */
 static void progress_update(struct simulation *sim, struct progress *pr)
 {
     double now = host_seconds();
-    if (now - sim->host_start < 3.0 || now - pr->last_print < 1.0)
+    if (now - sim->host_start < 3.0 || now - pr->last_print < 10.0)
         return;
     uint64_t insts = sim_total_insts(sim);
-    double mips = pr->last_host > 0 ? (insts - pr->last_insts) / (now - pr->last_host) / 1e6 : 0;
-    fprintf(stderr, "\r[tandem] sim %.6f s  host %.1f s  insts %llu  %.1f MIPS   ",
-            (double)sim->eq.now / TICKS_PER_S, now - sim->host_start,
-            (unsigned long long)insts, mips);
+    if (insts)
+        fprintf(stderr, "\n[tandem] sim %.6f s, host %.1f s, %llu insts, %.1f MIPS\n",
+                (double)sim->eq.now / TICKS_PER_S, now - sim->host_start,
+                (unsigned long long)insts,
+                pr->last_host > 0 ? (insts - pr->last_insts) / (now - pr->last_host) / 1e6 : 0);
+    else
+        fprintf(stderr, "\n[tandem] sim %.6f s, host %.1f s\n", (double)sim->eq.now / TICKS_PER_S,
+                now - sim->host_start);
     pr->last_print = pr->last_host = now;
     pr->last_insts = insts;
-    pr->printed = true;
 }
 
 const char *sim_run(struct simulation *sim, tick_t until)
@@ -287,6 +292,9 @@ const char *sim_run(struct simulation *sim, tick_t until)
     struct progress pr = {0};
     const char *why;
     unsigned n = 0;
+    if (until > sim->max_tick)
+        until = sim->max_tick;
+    sim->run_until = until;
     for (;;) {
         if (sim->exit_requested) {
             why = "exit requested";
@@ -315,8 +323,7 @@ const char *sim_run(struct simulation *sim, tick_t until)
         if (sim->progress && (++n & 0x3ff) == 0)
             progress_update(sim, &pr);
     }
-    if (pr.printed)
-        fputc('\n', stderr);
+    sim->run_until = TICK_MAX;
     return why;
 }
 

@@ -24,6 +24,10 @@ struct simulation {
     bool instantiated;
     struct stats_registry stats;
 
+    /* The limit of the sim_run in progress (TICK_MAX outside one): CPUs end
+     * their batches there, so a run stops at its tick limit. */
+    tick_t run_until;
+
     bool exit_requested;
     int exit_code;
     char exit_reason[256];
@@ -36,6 +40,8 @@ struct simulation {
     const uint64_t **inst_counters;
     size_t ninst_counters;
     bool progress; /* print a progress line on long runs */
+    bool config_ran; /* the config drove the run itself (sim.run) */
+    tick_t max_tick; /* --max-tick: no run goes past it */
     double host_start;
 
     struct event periodic_stats_event;

@@ -1,0 +1,26 @@
+-- Runs one bare-metal test program (tandem ELF boot protocol, docs/boot.md):
+--   tandem run configs/baremetal.lua -- program=build/guest/hello.elf [engine=kvm|interp]
+-- Engine switching: switch_every_ns=N alternates the CPU between `engine`
+-- and switch_to (default: the other engine) every N ns of simulated time
+-- (with the interpreter, N ns is 2N instructions at the default 2 GHz).
+local machine = require("machine")
+local program = machine.arg("program")
+if not program then error("baremetal.lua needs program=PATH.elf") end
+local engine = machine.arg("engine", "kvm")
+local system, cpu0 = machine.pc{engine = engine, mem_size = machine.arg("mem", "128M")}
+tandem.new("ElfLoader", {name = "loader", parent = system, kernel = program})
+local seconds = tonumber(machine.arg("seconds", "10"))
+local every = tonumber(machine.arg("switch_every_ns", "0"))
+if every <= 0 then
+  sim.run{until_s = seconds}
+  return
+end
+local engines = {engine, machine.arg("switch_to", engine == "kvm" and "interp" or "kvm")}
+local limit = seconds * sim.s
+local n = 0
+while sim.now() < limit do
+  local why = sim.run{until_tick = math.min(sim.now() + every * sim.ns, limit)}
+  if why ~= "tick limit reached" then break end
+  n = n + 1
+  cpu.switch(cpu0, engines[n % 2 + 1])
+end

@@ -1,0 +1,406 @@
+/* The interpreter as a full-system CPU engine ("interp"): runs the
+ * user-level interpreter (cpu/interp.c) in batches on cpu->state, executes
+ * the system instructions it stops before (cpu/exec_sys.c), delivers
+ * exceptions and interrupts through the IDT (cpu/segments.c), and maps
+ * linear addresses with the guest page walker (cpu/mmu.c).
+ *
+ * Memory: translate walks the page tables with the CPL's privilege and
+ * hands the interpreter a host pointer into guest RAM, which its soft TLB
+ * caches per 4 KiB page. Device pages (MMIO, unmapped) are never cached: they
+ * are reported with INTERP_FAULT_MMIO and every access to them goes through
+ * mmio_read/mmio_write to the bus, at the tick the instruction executes.
+ *
+ * Time: each instruction costs one cycle of the CPU clock. A batch runs at
+ * most up to the next event and at most ENGINE_MAX_BATCH instructions, so a
+ * device event that an MMIO write schedules inside a batch is late by at most
+ * that many cycles. Interrupts are taken between batches.
+ *
+ * Interrupt shadow (STI, MOV SS): when a batch ends with the shadow set, the
+ * next batch is one instruction long and the shadow is cleared after it, so
+ * no interrupt is taken between STI and the instruction after it. (A shadow
+ * set earlier in a batch and already consumed inside it delays the next
+ * interrupt check by one instruction; harmless.) */
+#include "cpu/interp_engine.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cpu/cpu.h"
+#include "cpu/mmu.h"
+#include "cpu/segments.h"
+#include "mem/bus.h"
+#include "mem/system.h"
+#include "sim/log.h"
+#include "sim/sim.h"
+#include "sim/stats.h"
+
+DEBUG_FLAG_DEFINE(InterpEngine, "Interpreter engine: exceptions, interrupts, halts, system instructions");
+
+/* Bound on one interp_run call (see the header comment on time). */
+#define ENGINE_MAX_BATCH 1000
+
+/* cpu.engine_counters slots of this engine: after the KVM engine's (which
+ * uses the first 13), so both engines' counters survive a switch. */
+enum {
+    ISTAT_SYS_INSNS = 14,
+    ISTAT_EXCEPTIONS,
+    ISTAT_INTERRUPTS,
+    ISTAT_NMIS,
+    ISTAT_MMIO,
+    ISTAT_HALTS,
+    ISTAT_END,
+};
+_Static_assert(ISTAT_END <= CPU_ENGINE_COUNTERS, "cpu.engine_counters too small");
+
+static struct sys_engine *engine_of(struct cpu *cpu)
+{
+    return cpu->engine_priv;
+}
+
+tick_t sys_engine_sync_time(struct sys_engine *e)
+{
+    tick_t t = e->batch_tick + cycles_to_ticks(&e->cpu->clock, e->ip.insts - e->batch_insts);
+    cpu_advance_time(e->cpu, t);
+    return t;
+}
+
+static enum mmu_access mmu_access_of(unsigned access)
+{
+    return (access & ACC_WRITE) ? MMU_WRITE : (access & ACC_EXEC) ? MMU_EXEC : MMU_READ;
+}
+
+static uint8_t *translate(void *opaque, uint64_t la, unsigned access, struct interp_fault *fault)
+{
+    struct sys_engine *e = opaque;
+    const struct x86_state *s = e->ip.s;
+    struct mmu_walk w;
+    if (mmu_translate(e->bus, s, la, mmu_access_of(access), x86_cpl(s) == 3, true, &w) < 0) {
+        fault->vector = X86_PF;
+        fault->has_error = true;
+        fault->error = w.error_code;
+        fault->address = la;
+        return NULL;
+    }
+    uint8_t *page = bus_ram_ptr(e->bus, w.paddr & ~0xfffull, 4096);
+    if (!page) {
+        fault->vector = INTERP_FAULT_MMIO;
+        return NULL;
+    }
+    return page + (la & 0xfff);
+}
+
+/* The physical address of a device access; translate already checked the
+ * page for this access, so the walk cannot fail here. */
+static uint64_t mmio_paddr(struct sys_engine *e, uint64_t la, enum mmu_access acc)
+{
+    const struct x86_state *s = e->ip.s;
+    struct mmu_walk w;
+    if (mmu_translate(e->bus, s, la, acc, x86_cpl(s) == 3, false, &w) < 0)
+        fatal("%s: device page at linear %#" PRIx64 " vanished between two walks", e->cpu->obj.path, la);
+    return w.paddr;
+}
+
+static uint64_t mmio_read(void *opaque, uint64_t la, unsigned size)
+{
+    struct sys_engine *e = opaque;
+    uint64_t pa = mmio_paddr(e, la, MMU_READ);
+    sys_engine_sync_time(e);
+    e->cpu->engine_counters[ISTAT_MMIO]++;
+    return bus_mem_read(e->bus, pa, size);
+}
+
+static void mmio_write(void *opaque, uint64_t la, unsigned size, uint64_t value)
+{
+    struct sys_engine *e = opaque;
+    uint64_t pa = mmio_paddr(e, la, MMU_WRITE);
+    sys_engine_sync_time(e);
+    e->cpu->engine_counters[ISTAT_MMIO]++;
+    bus_mem_write(e->bus, pa, value, size);
+}
+
+/* RDTSC: the guest TSC without its offset (the interpreter adds it). */
+static uint64_t read_tsc(void *opaque)
+{
+    struct sys_engine *e = opaque;
+    tick_t t = sys_engine_sync_time(e);
+    return cpu_tsc_at(e->cpu, t) - (uint64_t)e->cpu->state.tsc_offset;
+}
+
+static const struct {
+    unsigned idx;
+    const char *name, *desc;
+} counter_desc[] = {
+    {ISTAT_SYS_INSNS, "interpSystemInsts", "System instructions executed by the engine's system part"},
+    {ISTAT_EXCEPTIONS, "interpExceptions", "Exceptions and software interrupts delivered"},
+    {ISTAT_INTERRUPTS, "interpInterrupts", "External interrupts delivered"},
+    {ISTAT_NMIS, "interpNmis", "NMIs delivered"},
+    {ISTAT_MMIO, "interpMmioAccesses", "Device-memory accesses"},
+    {ISTAT_HALTS, "interpHalts", "HLT instructions that put the CPU to sleep"},
+};
+
+static void register_stats(struct cpu *cpu)
+{
+    char probe[256];
+    snprintf(probe, sizeof(probe), "%s.%s", cpu->obj.path, counter_desc[0].name);
+    if (stats_find(cpu->obj.sim, probe))
+        return; /* an earlier attach of this CPU registered them */
+    for (size_t i = 0; i < sizeof(counter_desc) / sizeof(counter_desc[0]); i++)
+        stats_add_counter(&cpu->obj, counter_desc[i].name, &cpu->engine_counters[counter_desc[i].idx],
+                          "count", counter_desc[i].desc);
+}
+
+static int engine_attach(struct cpu *cpu)
+{
+    struct sys_engine *e = calloc(1, sizeof(*e));
+    if (!e) {
+        err_set("cannot allocate the interpreter engine");
+        return -1;
+    }
+    e->cpu = cpu;
+    e->bus = &cpu->system->bus;
+    struct interp_mem_ops mem = {.translate = translate, .opaque = e};
+    if (interp_init(&e->ip, &cpu->state, &mem) < 0) {
+        free(e);
+        return -1;
+    }
+    e->ip.mmio = (struct interp_mmio_ops){.read = mmio_read, .write = mmio_write};
+    e->ip.apic_id = cpu->cpu_index;
+    e->ip.read_tsc = read_tsc;
+    e->ip.tsc_opaque = e;
+    cpu->engine_priv = e;
+    register_stats(cpu);
+    return 0;
+}
+
+static void engine_detach(struct cpu *cpu)
+{
+    struct sys_engine *e = engine_of(cpu);
+    if (!e)
+        return;
+    interp_destroy(&e->ip);
+    free(e);
+    cpu->engine_priv = NULL;
+}
+
+/* The state lives in cpu->state; the engine only re-derives its caches. */
+static int engine_state_in(struct cpu *cpu)
+{
+    interp_state_changed(&engine_of(cpu)->ip);
+    return 0;
+}
+
+static int engine_state_out(struct cpu *cpu)
+{
+    (void)cpu;
+    return 0;
+}
+
+/* Delivers ev; false after a triple fault (the state is X86_SHUTDOWN). */
+static bool deliver(struct sys_engine *e, const struct x86_event *ev)
+{
+    struct x86_state *s = e->ip.s;
+    DPRINTF(InterpEngine, &e->cpu->obj, "deliver vector %u (source %d, error %#x) at rip %#" PRIx64,
+            ev->vector, (int)ev->source, ev->error, s->rip);
+    int rc = x86_deliver_event(e->bus, s, ev);
+    e->state_changed = true;
+    return rc == 0 && s->run_state != X86_SHUTDOWN;
+}
+
+/* The exception the interpreter (or the system part) left in state.ev. */
+static bool deliver_pending_exception(struct sys_engine *e, enum x86_event_source source)
+{
+    struct x86_events *xe = &e->ip.s->ev;
+    struct x86_event ev = {.source = source, .vector = xe->exception_vector,
+                           .has_error = xe->exception_has_error, .error = xe->exception_error};
+    if (ev.vector == X86_PF)
+        ev.cr2 = xe->exception_has_payload ? xe->exception_payload : e->ip.s->cr2;
+    xe->exception_pending = false;
+    xe->exception_has_payload = false;
+    e->cpu->engine_counters[ISTAT_EXCEPTIONS]++;
+    return deliver(e, &ev);
+}
+
+static enum x86_event_source soft_source(uint8_t opcode)
+{
+    switch (opcode) {
+    case 0xcd: return EVENT_SOFT_INT;
+    case 0xcc: return EVENT_SOFT_EXC;
+    default: return EVENT_EXCEPTION; /* faults, and INT1 (delivered like a hardware #DB) */
+    }
+}
+
+/* NMI or external interrupt if one can be taken now: delivered, true. */
+static bool take_interrupt(struct sys_engine *e, bool *shutdown)
+{
+    struct x86_state *s = e->ip.s;
+    struct cpu_intr *intr = e->cpu->intr;
+    if (s->ev.interrupt_shadow)
+        return false;
+    bool nmi = s->ev.nmi_pending;
+    if (!nmi && intr && !s->ev.nmi_masked && intr->ops->nmi_pending(intr->lapic)) {
+        intr->ops->nmi_ack(intr->lapic);
+        nmi = true;
+    }
+    if (nmi && !s->ev.nmi_masked) {
+        s->ev.nmi_pending = false;
+        e->cpu->engine_counters[ISTAT_NMIS]++;
+        struct x86_event ev = {.source = EVENT_NMI, .vector = X86_NMI};
+        *shutdown = !deliver(e, &ev);
+        return true;
+    }
+    if (nmi)
+        s->ev.nmi_pending = true; /* masked: stays pending until IRET */
+    if (!(s->rflags & X86_FLAG_IF) || !intr || intr->ops->pending_vector(intr->lapic) < 0)
+        return false;
+    uint8_t vector = intr->ops->ack(intr->lapic);
+    e->cpu->engine_counters[ISTAT_INTERRUPTS]++;
+    struct x86_event ev = {.source = EVENT_EXTERNAL, .vector = vector};
+    *shutdown = !deliver(e, &ev);
+    return true;
+}
+
+/* Events another engine left half-done in the state (KVM_GET_VCPU_EVENTS):
+ * an exception raised but not delivered, an interrupt being injected. */
+static bool deliver_carried_events(struct sys_engine *e)
+{
+    struct x86_events *xe = &e->ip.s->ev;
+    if (xe->exception_pending && !deliver_pending_exception(e, EVENT_EXCEPTION))
+        return false;
+    if (xe->interrupt_injected) {
+        xe->interrupt_injected = false;
+        struct x86_event ev = {.source = EVENT_EXTERNAL, .vector = xe->interrupt_vector};
+        if (!deliver(e, &ev))
+            return false;
+    }
+    if (xe->nmi_injected) {
+        xe->nmi_injected = false;
+        xe->nmi_masked = false;
+        struct x86_event ev = {.source = EVENT_NMI, .vector = X86_NMI};
+        if (!deliver(e, &ev))
+            return false;
+    }
+    return true;
+}
+
+static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
+{
+    struct sys_engine *e = engine_of(cpu);
+    struct simulation *sim = cpu->obj.sim;
+    struct x86_state *s = &cpu->state;
+    tick_t now = sim_now(sim);
+    uint64_t insts_start = e->ip.insts;
+    enum cpu_stop result = CPU_STOP_BUDGET;
+    *reached = now;
+
+    for (;;) {
+        if (s->run_state == X86_SHUTDOWN || !deliver_carried_events(e)) {
+            result = CPU_STOP_SHUTDOWN;
+            break;
+        }
+        bool shutdown = false;
+        bool took = take_interrupt(e, &shutdown);
+        if (shutdown) {
+            result = CPU_STOP_SHUTDOWN;
+            break;
+        }
+        if (took)
+            DPRINTF(InterpEngine, &cpu->obj, "took an interrupt at %" PRIu64, now);
+        if (e->state_changed) {
+            interp_state_changed(&e->ip);
+            e->state_changed = false;
+        }
+        if (s->run_state == X86_HALTED) {
+            cpu->engine_counters[ISTAT_HALTS]++;
+            result = CPU_STOP_HALT;
+            break;
+        }
+        tick_t next = eq_next_tick(&sim->eq);
+        if (next < until)
+            until = next; /* a device access scheduled something: stop there */
+        if (now >= until || cpu->yield_request)
+            break;
+        if (sim_stop_requested || sim->exit_requested) {
+            result = CPU_STOP_EXIT;
+            break;
+        }
+        uint64_t count = (until - now + cpu->clock.period - 1) / cpu->clock.period;
+        bool shadow = s->ev.interrupt_shadow != 0;
+        bool step = (s->rflags & X86_FLAG_TF) != 0;
+        bool completed = false; /* the instruction retired without an event */
+        if (shadow || step)
+            count = 1;
+        else if (count > ENGINE_MAX_BATCH)
+            count = ENGINE_MAX_BATCH;
+        e->batch_tick = now;
+        e->batch_insts = e->ip.insts;
+        e->ip.soft_int_opcode = 0;
+        enum interp_stop stop = interp_run(&e->ip, count);
+        if (stop == INTERP_STOP_UNSUPPORTED) {
+            switch (exec_sys(e)) {
+            case EXEC_SYS_DONE:
+                cpu->engine_counters[ISTAT_SYS_INSNS]++;
+                completed = true;
+                break;
+            case EXEC_SYS_EXCEPTION:
+                if (!deliver_pending_exception(e, EVENT_EXCEPTION))
+                    result = CPU_STOP_SHUTDOWN;
+                break;
+            case EXEC_SYS_SOFT_EVENT:
+                if (!deliver_pending_exception(e, EVENT_SOFT_EXC))
+                    result = CPU_STOP_SHUTDOWN;
+                break;
+            case EXEC_SYS_ERROR:
+                log_error("%s: %s", cpu->obj.path, err_get());
+                result = CPU_STOP_ERROR;
+                break;
+            }
+        } else if (stop == INTERP_STOP_EXCEPTION) {
+            if (!deliver_pending_exception(e, soft_source(e->ip.soft_int_opcode)))
+                result = CPU_STOP_SHUTDOWN;
+        } else if (stop == INTERP_STOP_COUNT) {
+            completed = true;
+        }
+        uint64_t done = e->ip.insts - e->batch_insts;
+        if (shadow && done)
+            s->ev.interrupt_shadow = 0;
+        if (step && completed && result == CPU_STOP_BUDGET) {
+            /* Single-step trap after an instruction that began with TF=1
+             * (SDM Vol. 3B, 17.3.1.4): DR6.BS. */
+            s->dr[6] |= 1ull << 14;
+            struct x86_event ev = {.source = EVENT_EXCEPTION, .vector = X86_DB};
+            cpu->engine_counters[ISTAT_EXCEPTIONS]++;
+            if (!deliver(e, &ev))
+                result = CPU_STOP_SHUTDOWN;
+        }
+        now += cycles_to_ticks(&cpu->clock, done);
+        cpu_advance_time(cpu, now);
+        if (stop == INTERP_STOP_HALT) {
+            s->ev.interrupt_shadow = 0; /* the shadow covered the HLT itself */
+            DPRINTF(InterpEngine, &cpu->obj, "HLT at rip %#" PRIx64, s->rip);
+        }
+        if (result != CPU_STOP_BUDGET)
+            break;
+    }
+    if (e->state_changed) {
+        interp_state_changed(&e->ip);
+        e->state_changed = false;
+    }
+    cpu->insts += e->ip.insts - insts_start;
+    *reached = now;
+    return result;
+}
+
+static const struct cpu_engine_ops interp_engine = {
+    .name = "interp",
+    .attach = engine_attach,
+    .state_in = engine_state_in,
+    .state_out = engine_state_out,
+    .run = engine_run,
+    .detach = engine_detach,
+};
+
+__attribute__((constructor)) static void interp_engine_register(void)
+{
+    cpu_engine_register(&interp_engine);
+}

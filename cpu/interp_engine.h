@@ -1,0 +1,52 @@
+/* The interpreter as a full-system CPU engine (cpu/interp_engine.c): what
+ * the engine and its system-instruction part (cpu/exec_sys.c) share. The
+ * user-level interpreter (cpu/interp.c) executes everything it can and stops
+ * before system instructions; exec_sys.c executes those one at a time with
+ * the interpreter's own decoder and memory helpers. */
+#ifndef TANDEM_CPU_INTERP_ENGINE_H
+#define TANDEM_CPU_INTERP_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/interp.h"
+#include "cpu/state.h"
+#include "sim/tick.h"
+
+struct cpu;
+struct bus;
+
+struct sys_engine {
+    struct interp ip; /* works on cpu->state directly */
+    struct cpu *cpu;
+    struct bus *bus;
+    /* Time inside a batch: the tick at its start and the instruction count
+     * then; each instruction costs one CPU clock cycle. */
+    tick_t batch_tick;
+    uint64_t batch_insts;
+    /* Set by a system instruction that changed CS, CR0/CR3/CR4, EFER or the
+     * page tables' meaning: the engine refreshes the decode mode and drops
+     * the soft TLB before the next instruction. */
+    bool state_changed;
+    /* exec_sys: the state before the system instruction (restored when it
+     * faults half-way) and whether it ended with a report (err_set). */
+    struct x86_state before;
+    bool reported;
+};
+
+/* The simulated tick the instruction being executed runs at; moves the
+ * simulation's clock there so device accesses see it. */
+tick_t sys_engine_sync_time(struct sys_engine *e);
+
+enum exec_sys_result {
+    EXEC_SYS_DONE,      /* executed, RIP advanced */
+    EXEC_SYS_EXCEPTION, /* an exception is pending in state.ev (RIP at the instruction) */
+    EXEC_SYS_SOFT_EVENT,/* INTO with OF=1: vector 4 as a software exception, RIP after it */
+    EXEC_SYS_ERROR,     /* not executable here: reported with err_set */
+};
+
+/* Executes the system instruction at CS:RIP (the one interp_run stopped
+ * before). */
+enum exec_sys_result exec_sys(struct sys_engine *e);
+
+#endif

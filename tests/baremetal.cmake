@@ -1,0 +1,20 @@
+# Bare-metal guest programs (guest/tests/*.c) on tandem's own engines: each
+# program runs with engine=interp (label "unit": fast) and engine=kvm (label
+# "kvm", skipped with 77 when /dev/kvm is unusable). tests/baremetal/run.sh
+# requires both the "TEST <name>: PASS" line and exit status 0.
+get_property(baremetal_programs GLOBAL PROPERTY TANDEM_GUEST_PROGRAMS)
+foreach(target ${baremetal_programs})
+  string(REGEX REPLACE "^guest_" "" name ${target})
+  foreach(engine interp kvm)
+    add_test(NAME baremetal_${engine}_${name}
+      COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/baremetal/run.sh $<TARGET_FILE:tandem> ${CMAKE_SOURCE_DIR}
+        $<TARGET_FILE:${target}> ${name} ${engine})
+    if(engine STREQUAL kvm)
+      set(labels kvm)
+    else()
+      set(labels unit)
+    endif()
+    set_tests_properties(baremetal_${engine}_${name} PROPERTIES LABELS ${labels}
+      TIMEOUT 60 SKIP_RETURN_CODE 77)
+  endforeach()
+endforeach()
