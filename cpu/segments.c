@@ -232,6 +232,25 @@ static int read_tss(struct bus *bus, const struct x86_state *s, uint32_t off, vo
     return lin_access(bus, s, s->tr.base + off, out, len, false, f);
 }
 
+/* A fault (the instruction restarts after the handler): the RFLAGS image
+ * it pushes has RF set, so an instruction breakpoint does not fire again
+ * on the restart (SDM Vol. 3A, 17.3.1.1). #DB is left out: its
+ * single-step form is a trap. Other events push RF clear: the interpreter
+ * does not clear RF after each instruction (it has no instruction
+ * breakpoints), so RF from an earlier IRET is not taken from the state. */
+static bool fault_class(const struct x86_event *ev)
+{
+    if (ev->source != EVENT_EXCEPTION)
+        return false;
+    switch (ev->vector) {
+    case X86_DE: case X86_BR: case X86_UD: case X86_NM: case X86_TS: case X86_NP:
+    case X86_SS: case X86_GP: case X86_PF: case X86_MF: case X86_AC: case X86_XM:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static int deliver_protected(struct bus *bus, struct x86_state *s, const struct x86_event *ev,
                              struct x86_fault *f)
 {
@@ -343,7 +362,8 @@ static int deliver_protected(struct bus *bus, struct x86_state *s, const struct 
             rc |= push(bus, s, &st, old_sp, w, f);
     }
     if (!rc)
-        rc |= push(bus, s, &st, s->rflags, w, f);
+        rc |= push(bus, s, &st, (s->rflags & ~(uint64_t)X86_FLAG_RF) | (fault_class(ev) ? X86_FLAG_RF : 0),
+                   w, f);
     if (!rc)
         rc |= push(bus, s, &st, s->seg[S_CS].selector, w, f);
     if (!rc)

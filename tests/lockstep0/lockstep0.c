@@ -251,6 +251,18 @@ static void copy_ram(struct machine *to, const struct machine *from)
         memcpy(to->sys->ram[i].host, from->sys->ram[i].host, from->sys->ram[i].size);
 }
 
+/* KVM single-steps with RFLAGS.TF set behind the guest's back, and event
+ * delivery pushes it into the guest's stack frame: a qword that differs
+ * only in TF and otherwise looks like RFLAGS (bit 1 set, bits 22-63 clear)
+ * is such an image. */
+static bool tf_in_frame(const uint8_t *kq, const uint8_t *iq)
+{
+    uint64_t a, b;
+    memcpy(&a, kq, 8);
+    memcpy(&b, iq, 8);
+    return (a ^ b) == X86_FLAG_TF && (a & b & X86_FLAG_FIXED) && (a >> 22) == 0;
+}
+
 /* First differing guest-physical address, or -1 when RAM is identical. */
 static int64_t ram_differs(const struct machine *k, const struct machine *i, uint8_t *kb, uint8_t *ib)
 {
@@ -261,12 +273,17 @@ static int64_t ram_differs(const struct machine *k, const struct machine *i, uin
         for (uint64_t off = 0; off < size; off += 4096) {
             if (memcmp(a + off, b + off, 4096) == 0)
                 continue;
-            for (uint64_t j = off;; j++)
-                if (a[j] != b[j]) {
-                    *kb = a[j];
-                    *ib = b[j];
-                    return (int64_t)(k->sys->ram[r].gpa + j);
+            for (uint64_t j = off; j < off + 4096; j++) {
+                if (a[j] == b[j])
+                    continue;
+                if (tf_in_frame(a + (j & ~7ull), b + (j & ~7ull))) {
+                    j |= 7; /* KVM's stepping TF in a pushed RFLAGS image */
+                    continue;
                 }
+                *kb = a[j];
+                *ib = b[j];
+                return (int64_t)(k->sys->ram[r].gpa + j);
+            }
         }
     }
     return -1;

@@ -103,7 +103,8 @@ START_TEST(test_long_mode_fault_from_user)
     ck_assert_uint_eq(get64(f + 0), 6);
     ck_assert_uint_eq(get64(f + 8), 0x400123);
     ck_assert_uint_eq(get64(f + 16), 0x1b);
-    ck_assert_uint_eq(get64(f + 24), X86_FLAG_FIXED | X86_FLAG_IF | X86_FLAG_CF);
+    /* A fault's RFLAGS image has RF set (SDM Vol. 3A, 17.3.1.1). */
+    ck_assert_uint_eq(get64(f + 24), X86_FLAG_FIXED | X86_FLAG_IF | X86_FLAG_CF | X86_FLAG_RF);
     ck_assert_uint_eq(get64(f + 32), 0x7000);
     ck_assert_uint_eq(get64(f + 40), 0x23);
     /* IRETQ (after the handler pops the error code) returns to ring 3. */
