@@ -618,9 +618,7 @@ int main(int argc, char **argv)
         }
         uint64_t guard = 0;
         for (unsigned n = 0; n < limit && ir == CPU_STOP_BUDGET && guard < REP_STEPS_MAX; guard++) {
-            /* RCX too: the interpreter may be inside a REP it splits. */
             if (is->rip == ks->rip && is->gpr[R_RSP] == ks->gpr[R_RSP] &&
-                is->gpr[R_RCX] == ks->gpr[R_RCX] &&
                 is->seg[S_CS].selector == ks->seg[S_CS].selector)
                 break;
             uint64_t before = is->rip;
@@ -635,6 +633,24 @@ int main(int argc, char **argv)
             end = "the interpreter reached CPL 3 (kvm_pvm single-steps CPL 0 only): compared up "
                   "to the transition";
             break;
+        }
+        if (limit && is->rip == ks->rip && is->gpr[R_RCX] != ks->gpr[R_RCX] && ir == CPU_STOP_BUDGET) {
+            /* The boundary found is inside a REP string instruction that
+             * one side (or both) stopped part-way: both finish it. */
+            struct insn_info at;
+            fetch_insn(&k, &at);
+            if (at.rep_string) {
+                while (kr == KVM_STEP_DONE && ks->rip == at.rip && st.rep_steps < REP_STEPS_MAX) {
+                    kr = kvm_debug_step(k.cpu);
+                    st.rep_steps++;
+                }
+                while (ir == CPU_STOP_BUDGET && is->rip == at.rip && st.rep_steps < REP_STEPS_MAX) {
+                    ir = interp_step(&i);
+                    st.rep_steps++;
+                }
+                if (kr == KVM_STEP_ERROR)
+                    die(EXIT_SETUP, "%s", err_get());
+            }
         }
         if (replay.overflow) {
             diverge("more than 4096 device accesses in one step", &in, &k, &i, NULL);
