@@ -570,6 +570,10 @@ int main(int argc, char **argv)
             die(EXIT_SETUP, "%s", err_get());
         if (kr == KVM_STEP_EMULATION) {
             st.emulation_skips++;
+            if (in.len && !interp_implements(&in, bits))
+                printf("lockstep0: NOTE step %" PRIu64 ": KVM cannot emulate '%s' at CPL 0 and the "
+                       "interpreter does not implement it: both sides raise #UD\n",
+                       st.steps + 1, in.text);
             kvm_side_fallback(&k);
         }
         enum cpu_stop ir;
