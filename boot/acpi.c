@@ -204,54 +204,51 @@ static void write_madt(uint8_t *t, size_t len, const struct system *sys)
     finish_table(t, len);
 }
 
-static void dsdt_com1(struct aml_buf *b)
+/* An ISA device: _HID, optional _UID, and _CRS with its port ranges and
+ * one IRQ. */
+struct isa_port_range {
+    uint16_t base, len;
+};
+
+static void dsdt_isa_device(struct aml_buf *b, const char *name, const char *hid, int uid,
+                            const struct isa_port_range *ports, unsigned nports, unsigned irq)
 {
-    size_t dev = aml_device_begin(b, "COM1");
+    size_t dev = aml_device_begin(b, name);
     aml_name(b, "_HID");
-    aml_eisaid(b, "PNP0501");
-    aml_name(b, "_UID");
-    aml_integer(b, 1);
+    aml_eisaid(b, hid);
+    if (uid >= 0) {
+        aml_name(b, "_UID");
+        aml_integer(b, (uint64_t)uid);
+    }
     struct aml_buf res;
     aml_init(&res);
-    aml_res_io(&res, PC_PORT_COM1, 8);
-    aml_res_irq(&res, PC_GSI_COM1);
+    for (unsigned i = 0; i < nports; i++)
+        aml_res_io(&res, ports[i].base, ports[i].len);
+    aml_res_irq(&res, irq);
     aml_name(b, "_CRS");
     aml_resource_template(b, &res);
     aml_free(&res);
     aml_end(b, dev);
 }
 
+static void dsdt_com1(struct aml_buf *b)
+{
+    static const struct isa_port_range ports[] = {{PC_PORT_COM1, 8}};
+    dsdt_isa_device(b, "COM1", "PNP0501", 1, ports, 1, PC_GSI_COM1);
+}
+
 static void dsdt_ps2_keyboard(struct aml_buf *b)
 {
-    size_t dev = aml_device_begin(b, "PS2K");
-    aml_name(b, "_HID");
-    aml_eisaid(b, "PNP0303");
-    struct aml_buf res;
-    aml_init(&res);
-    aml_res_io(&res, PC_PORT_I8042_DATA, 1);
-    aml_res_io(&res, PC_PORT_I8042_CMD, 1);
-    aml_res_irq(&res, PC_GSI_KEYBOARD);
-    aml_name(b, "_CRS");
-    aml_resource_template(b, &res);
-    aml_free(&res);
-    aml_end(b, dev);
+    static const struct isa_port_range ports[] = {{PC_PORT_I8042_DATA, 1}, {PC_PORT_I8042_CMD, 1}};
+    dsdt_isa_device(b, "PS2K", "PNP0303", -1, ports, 2, PC_GSI_KEYBOARD);
 }
 
 /* The CMOS RTC: Linux's rtc_cmos binds only through this PNP id when the
  * platform is hardware-reduced. */
 static void dsdt_rtc(struct aml_buf *b)
 {
-    size_t dev = aml_device_begin(b, "RTC0");
-    aml_name(b, "_HID");
-    aml_eisaid(b, "PNP0B00");
-    struct aml_buf res;
-    aml_init(&res);
-    aml_res_io(&res, PC_PORT_RTC, 2);
-    aml_res_irq(&res, PC_GSI_RTC);
-    aml_name(b, "_CRS");
-    aml_resource_template(b, &res);
-    aml_free(&res);
-    aml_end(b, dev);
+    static const struct isa_port_range ports[] = {{PC_PORT_RTC, 2}};
+    dsdt_isa_device(b, "RTC0", "PNP0B00", -1, ports, 1, PC_GSI_RTC);
 }
 
 static void dsdt_virtio(struct aml_buf *b, unsigned index, const struct acpi_virtio_mmio *v)

@@ -10,7 +10,12 @@ tandem.new("LinuxLoader", {
   name = "linux", parent = system,
   kernel = machine.arg("kernel", src .. "/cache/vmlinuz"),
   initrd = machine.arg("initrd", src .. "/build/guest/initramfs.cpio.gz"),
+  -- tsc_early_khz: the CPU model's fixed TSC rate (cpu/model.h
+  -- CPU_MODEL_TSC_HZ), so Linux needs no calibration against a timer.
+  -- mce=off: kvm_pvm shows the guest the host's CPUID leaf 1 (MCE/MCA set)
+  -- whatever KVM_SET_CPUID2 says, and the model has no MCA MSRs.
   cmdline = machine.arg("cmdline",
-    "console=ttyS0 earlyprintk=serial,ttyS0 nokaslr mitigations=off nopti panic=-1 quiet loglevel=4"),
+    "console=ttyS0 earlyprintk=serial,ttyS0 nokaslr mitigations=off nopti panic=-1 " ..
+    "tsc_early_khz=2000000 mce=off quiet loglevel=4"),
 })
 sim.run{until_s = tonumber(machine.arg("seconds", "60"))}

@@ -127,14 +127,20 @@ static int tlb_init(struct sim_object *o)
     }
     for (size_t i = 0; i < t->entries; i++)
         t->slots[i] = TLB_INVALID;
+    /* The registry keeps description pointers: they must be static. */
+    static const char *const hit_desc[TLB_NPAGE_SIZES] = {
+        "Lookups of 4k pages that hit", "Lookups of 2m pages that hit",
+        "Lookups of 1g pages that hit"};
+    static const char *const miss_desc[TLB_NPAGE_SIZES] = {
+        "Lookups of 4k pages that missed (page walks)",
+        "Lookups of 2m pages that missed (page walks)",
+        "Lookups of 1g pages that missed (page walks)"};
     for (int s = 0; s < TLB_NPAGE_SIZES; s++) {
-        char name[32], desc[64];
+        char name[32];
         snprintf(name, sizeof(name), "hits%s", page_names[s]);
-        snprintf(desc, sizeof(desc), "Lookups of %s pages that hit", page_names[s]);
-        stats_add_counter(o, name, &t->hits[s], "count", desc);
+        stats_add_counter(o, name, &t->hits[s], "count", hit_desc[s]);
         snprintf(name, sizeof(name), "misses%s", page_names[s]);
-        snprintf(desc, sizeof(desc), "Lookups of %s pages that missed (page walks)", page_names[s]);
-        stats_add_counter(o, name, &t->misses[s], "count", desc);
+        stats_add_counter(o, name, &t->misses[s], "count", miss_desc[s]);
     }
     stats_add_counter(o, "flushes", &t->flushes, "count", "Whole-TLB flushes");
     stats_add_formula(o, "hits", stat_hits, "count", "Lookups that hit");

@@ -41,10 +41,11 @@ static uint64_t parse_hex(const char **p, const char *end)
 }
 
 /* One lackey line: "I  addr,size", " L addr,size", " S ...", " M ...";
- * valgrind's own "==pid==" lines are skipped. 1 record, 0 skipped, -1 bad. */
+ * valgrind's own "==pid== ..." messages and "--pid-- ..." warnings, which
+ * share the log file, are skipped. 1 record, 0 skipped, -1 bad. */
 static int parse_lackey_line(const char *s, const char *end, uint64_t *record)
 {
-    if (s == end || s[0] == '=')
+    if (s == end || (end - s >= 2 && ((s[0] == '=' && s[1] == '=') || (s[0] == '-' && s[1] == '-'))))
         return 0;
     enum trace_kind kind;
     if (end - s > 3 && s[0] == 'I' && s[1] == ' ' && s[2] == ' ')

@@ -62,8 +62,8 @@ static struct stat_entry *add(struct sim_object *o, const char *name, enum stat_
     e->owner = o;
     if (asprintf(&e->name, "%s.%s", o->path, name) < 0)
         fatal("out of memory");
-    e->unit = unit;
-    e->desc = desc;
+    e->unit = strdup(unit ? unit : "");
+    e->desc = strdup(desc ? desc : "");
     return e;
 }
 
@@ -148,8 +148,11 @@ void stats_reset(struct simulation *sim)
 
 void stats_registry_free(struct stats_registry *r)
 {
-    for (size_t i = 0; i < r->count; i++)
+    for (size_t i = 0; i < r->count; i++) {
         free(r->entries[i].name);
+        free(r->entries[i].unit);
+        free(r->entries[i].desc);
+    }
     free(r->entries);
     free(r->json_dumps);
     memset(r, 0, sizeof(*r));

@@ -44,8 +44,8 @@ struct stat_entry {
     enum stat_kind kind;
     struct sim_object *owner; /* NULL: simulation-wide */
     char *name;               /* full dotted name */
-    const char *unit;
-    const char *desc;
+    char *unit;               /* unit and desc are copies: callers may */
+    char *desc;               /* pass formatted buffers */
     void *data;               /* counter, average or dist */
     const uint64_t *num, *den; /* ratio */
     stat_formula_fn formula;

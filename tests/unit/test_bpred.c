@@ -1,6 +1,7 @@
 /* Branch predictor and TimingModel: learning loops and patterns, BTB and
  * RAS behaviour, parameter errors, random branch streams, serialization,
  * and the CPI stack the timing model accumulates. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,6 +216,7 @@ START_TEST(timing_model_cpi_stack)
     ck_assert_int_eq(param_set_object(tm, sim_type_param(tm->type, "dcache"), l1d), 0);
     ck_assert_int_eq(param_set_object(tm, sim_type_param(tm->type, "dtlb"), dtlb), 0);
     ck_assert_int_eq(param_set_object(tm, sim_type_param(tm->type, "bpred"), bp), 0);
+    sim.outdir = test_tmpdir();
     ck_assert_msg(sim_instantiate(&sim) == 0, "%s", err_get());
     struct timing_model *t = SIM_CAST(struct timing_model, tm);
     uint64_t insts = 0, cycles = 0;
@@ -245,6 +247,21 @@ START_TEST(timing_model_cpi_stack)
     /* MPKI counts against the attached counter. */
     ck_assert_double_eq_tol(stat_value(stats_find(&sim, "l1d.mpki")), 200.0, 1e-9);
     ck_assert_double_eq_tol(stat_value(stats_find(&sim, "bp.mpki")), 200.0, 1e-9);
+
+    /* The stats dump names every model's stats with their descriptions. */
+    ck_assert_msg(stats_dump(&sim, "test") == 0, "%s", err_get());
+    char *path;
+    ck_assert_int_ge(asprintf(&path, "%s/stats.txt", sim.outdir), 0);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char text[65536];
+    size_t got = fread(text, 1, sizeof(text) - 1, f);
+    text[got] = 0;
+    fclose(f);
+    free(path);
+    ck_assert_msg(strstr(text, "timing.insts_div") && strstr(text, "dtlb.misses4k") &&
+                  strstr(text, "Lookups of 4k pages that missed") && strstr(text, "bp.mpki") &&
+                  strstr(text, "l1d.missRate"), "%s", text);
 
     struct ser_node *n = sim_serialize(&sim);
     const struct ser_node *tn = ser_find_child(ser_find_child(n, "objects"), "timing");

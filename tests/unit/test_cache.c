@@ -524,7 +524,7 @@ START_TEST(lackey_parser_reports_bad_lines)
     char *dir = test_tmpdir();
     char *good = write_temp_file(dir, "good.log",
                                  "==1== Lackey\nI  00401000,3\n L 7ff000,8\n S 7ff008,4\n"
-                                 " M 601000,16\n");
+                                 "--1-- WARNING: unhandled syscall\n\n M 601000,16\n");
     struct trace_buffer t;
     ck_assert_msg(trace_load_lackey(&t, good) == 0, "%s", err_get());
     ck_assert_uint_eq(t.count, 4);

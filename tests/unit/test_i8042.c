@@ -13,25 +13,11 @@
 #define DATA PC_PORT_I8042_DATA
 #define CMD PC_PORT_I8042_CMD
 
-struct gsi_sink {
-    bool level[PC_IOAPIC_PINS];
-    unsigned rises[PC_IOAPIC_PINS];
-};
-
-static void sink_fn(void *opaque, unsigned gsi, bool level)
-{
-    struct gsi_sink *s = opaque;
-    ck_assert_uint_lt(gsi, PC_IOAPIC_PINS);
-    if (level && !s->level[gsi])
-        s->rises[gsi]++;
-    s->level[gsi] = level;
-}
-
 struct machine {
     struct simulation sim;
     struct sim_object *kbc;
     struct bus *bus;
-    struct gsi_sink sink;
+    struct test_gsi_sink sink;
 };
 
 static void machine_init(struct machine *m, const char *on_reset)
@@ -45,7 +31,7 @@ static void machine_init(struct machine *m, const char *on_reset)
     ck_assert_ptr_nonnull(m->kbc);
     ck_assert_msg(sim_instantiate(&m->sim) == 0, "%s", err_get());
     struct system *s = system_of(m->kbc);
-    system_add_irq_sink(s, sink_fn, &m->sink);
+    system_add_irq_sink(s, test_gsi_sink_fn, &m->sink);
     m->bus = &s->bus;
 }
 

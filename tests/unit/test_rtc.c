@@ -10,25 +10,11 @@
 #include "sim/serialize.h"
 #include "testlib.h"
 
-struct gsi_sink {
-    bool level[PC_IOAPIC_PINS];
-    unsigned rises[PC_IOAPIC_PINS];
-};
-
-static void sink_fn(void *opaque, unsigned gsi, bool level)
-{
-    struct gsi_sink *s = opaque;
-    ck_assert_uint_lt(gsi, PC_IOAPIC_PINS);
-    if (level && !s->level[gsi])
-        s->rises[gsi]++;
-    s->level[gsi] = level;
-}
-
 struct machine {
     struct simulation sim;
     struct sim_object *rtc;
     struct bus *bus;
-    struct gsi_sink sink;
+    struct test_gsi_sink sink;
     struct event keepalive;
 };
 
@@ -56,7 +42,7 @@ static void machine_init(struct machine *m)
     ck_assert_ptr_nonnull(m->rtc);
     ck_assert_msg(sim_instantiate(&m->sim) == 0, "%s", err_get());
     struct system *s = system_of(m->rtc);
-    system_add_irq_sink(s, sink_fn, &m->sink);
+    system_add_irq_sink(s, test_gsi_sink_fn, &m->sink);
     m->bus = &s->bus;
 }
 

@@ -32,26 +32,11 @@
 #define MSR (COM1 + 6)
 #define SCR (COM1 + 7)
 
-/* A fake interrupt controller: the level of every GSI and its rising edges. */
-struct gsi_sink {
-    bool level[PC_IOAPIC_PINS];
-    unsigned rises[PC_IOAPIC_PINS];
-};
-
-static void sink_fn(void *opaque, unsigned gsi, bool level)
-{
-    struct gsi_sink *s = opaque;
-    ck_assert_uint_lt(gsi, PC_IOAPIC_PINS);
-    if (level && !s->level[gsi])
-        s->rises[gsi]++;
-    s->level[gsi] = level;
-}
-
 struct machine {
     struct simulation sim;
     struct sim_object *uart;
     struct bus *bus;
-    struct gsi_sink sink;
+    struct test_gsi_sink sink;
 };
 
 static void set_param(struct sim_object *o, const char *name, const char *value)
@@ -75,7 +60,7 @@ static void machine_init(struct machine *m, const char *backend, const char *pat
     set_param(m->uart, "capture", capture ? "true" : "false");
     ck_assert_msg(sim_instantiate(&m->sim) == 0, "%s", err_get());
     struct system *s = system_of(m->uart);
-    system_add_irq_sink(s, sink_fn, &m->sink);
+    system_add_irq_sink(s, test_gsi_sink_fn, &m->sink);
     m->bus = &s->bus;
 }
 

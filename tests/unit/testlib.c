@@ -65,3 +65,12 @@ char *write_temp_file(const char *dir, const char *name, const char *text)
     fclose(f);
     return path;
 }
+
+void test_gsi_sink_fn(void *opaque, unsigned gsi, bool level)
+{
+    struct test_gsi_sink *s = opaque;
+    ck_assert_uint_lt(gsi, PC_IOAPIC_PINS);
+    if (level && !s->level[gsi])
+        s->rises[gsi]++;
+    s->level[gsi] = level;
+}

@@ -4,6 +4,7 @@
 
 #include <check.h>
 
+#include "mem/pc_layout.h"
 #include "sim/sim.h"
 
 /* Runs one suite, returning the process exit status. */
@@ -15,5 +16,13 @@ char *test_tmpdir(void);
 int run_tandem(char **out, const char *args_fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes text to a new file in dir; returns its path. */
 char *write_temp_file(const char *dir, const char *name, const char *text);
+
+/* A fake interrupt controller for device tests: the level of every GSI and
+ * the count of its rising edges (register with system_add_irq_sink). */
+struct test_gsi_sink {
+    bool level[PC_IOAPIC_PINS];
+    unsigned rises[PC_IOAPIC_PINS];
+};
+void test_gsi_sink_fn(void *opaque, unsigned gsi, bool level);
 
 #endif
