@@ -698,6 +698,9 @@ int main(int argc, char **argv)
                 break;
             }
         }
+        if (st.steps % 100000 == 0)
+            printf("lockstep0: %" PRIu64 " steps, at %#" PRIx64 " CPL %u, %.0f s\n", st.steps, ks->rip,
+                   x86_cpl(ks), host_seconds() - t0);
         if (k.sim.exit_requested)
             end = "the guest ended the run";
     }
