@@ -232,13 +232,10 @@ static int read_tss(struct bus *bus, const struct x86_state *s, uint32_t off, vo
     return lin_access(bus, s, s->tr.base + off, out, len, false, f);
 }
 
-/* A fault (the instruction restarts after the handler): the RFLAGS image
- * it pushes has RF set, so an instruction breakpoint does not fire again
- * on the restart (SDM Vol. 3A, 17.3.1.1). #DB is left out: its
- * single-step form is a trap. Other events push RF clear: the interpreter
- * does not clear RF after each instruction (it has no instruction
- * breakpoints), so RF from an earlier IRET is not taken from the state. */
-static bool fault_class(const struct x86_event *ev)
+/* Faults push RFLAGS with RF set, so the handler's IRET re-executes the
+ * instruction without re-triggering an instruction breakpoint (SDM Vol. 3A
+ * 18.3.1.1); traps, aborts and interrupts push it as it is. */
+static bool is_fault(const struct x86_event *ev)
 {
     if (ev->source != EVENT_EXCEPTION)
         return false;
@@ -362,7 +359,10 @@ static int deliver_protected(struct bus *bus, struct x86_state *s, const struct 
             rc |= push(bus, s, &st, old_sp, w, f);
     }
     if (!rc)
-        rc |= push(bus, s, &st, (s->rflags & ~(uint64_t)X86_FLAG_RF) | (fault_class(ev) ? X86_FLAG_RF : 0),
+        /* RF from an earlier IRET is not pushed: the interpreter does not
+         * clear RF after each instruction as the processor does (found by
+         * lockstep0: an INT3 frame after a #PF's IRET carried RF). */
+        rc |= push(bus, s, &st, (s->rflags & ~(uint64_t)X86_FLAG_RF) | (is_fault(ev) ? X86_FLAG_RF : 0),
                    w, f);
     if (!rc)
         rc |= push(bus, s, &st, s->seg[S_CS].selector, w, f);
