@@ -12,7 +12,8 @@
  *   -> init (creation order: parents before children; check parameters,
  *      allocate, register stats, map into the bus)
  *   -> startup (creation order; schedule first events)
- *   -> run ... drain -> serialize / unserialize -> destroy (reverse order).
+ *   -> run ... drain -> serialize / unserialize -> destroy (reverse order,
+ *      only for objects whose init succeeded).
  */
 #ifndef TANDEM_SIM_OBJECT_H
 #define TANDEM_SIM_OBJECT_H
@@ -100,6 +101,7 @@ struct sim_object {
     struct sim_object *parent;
     struct simulation *sim;
     size_t index; /* creation order */
+    bool initialized; /* init succeeded: destroy runs only then */
 };
 
 void sim_type_register(struct sim_type *t);

@@ -59,6 +59,22 @@ START_TEST(test_wrong_type_and_range)
 }
 END_TEST
 
+/* A config error after devices exist ends the run cleanly: objects that
+ * never reached init are not destroyed. */
+START_TEST(test_error_after_devices_exist)
+{
+    char *out;
+    int rc = run_config(&out,
+                        "local machine = require('machine')\n"
+                        "local s = machine.pc{console='none', engine='interp'}\n"
+                        "tandem.new('Nope', {name='x', parent=s})\n",
+                        NULL);
+    ck_assert_msg(rc == 1, "rc %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "cfg.lua:3: unknown object type 'Nope'"), "%s", out);
+    free(out);
+}
+END_TEST
+
 START_TEST(test_lua_errors)
 {
     char *out;
@@ -167,6 +183,7 @@ int main(void)
     tcase_add_test(tc, test_unknown_param_names_file_line);
     tcase_add_test(tc, test_wrong_type_and_range);
     tcase_add_test(tc, test_lua_errors);
+    tcase_add_test(tc, test_error_after_devices_exist);
     tcase_add_test(tc, test_run_writes_outputs);
     tcase_add_test(tc, test_bad_arguments_exit_2);
     tcase_add_test(tc, test_help_version_list);

@@ -237,11 +237,16 @@ START_TEST(test_init_error_names_object)
 {
     struct simulation sim;
     sim_init(&sim);
+    lifecycle_log[0] = '\0';
+    mk_ticker(&sim, "a");
     struct ticker *t = mk_ticker(&sim, "t");
+    mk_ticker(&sim, "z");
     t->period = 0;
     ck_assert_int_eq(sim_instantiate(&sim), -1);
     ck_assert_str_eq(err_get(), "t (TestTicker): period must not be 0");
     sim_destroy(&sim);
+    /* Only the object whose init succeeded is destroyed. */
+    ck_assert_str_eq(lifecycle_log, "init:a init:t destroy:a ");
 }
 END_TEST
 
