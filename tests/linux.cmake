@@ -4,8 +4,11 @@
 # fetches the guest software and builds the initramfs first, so a failed
 # fetch fails loudly.
 add_test(NAME linux_initramfs_build
-  COMMAND sh -c "${CMAKE_SOURCE_DIR}/scripts/fetch-guest && ${CMAKE_SOURCE_DIR}/guest/mkinitramfs -o ${CMAKE_BINARY_DIR}/guest/initramfs.cpio.gz -t $<TARGET_FILE:tandemctl>")
-set_tests_properties(linux_initramfs_build PROPERTIES FIXTURES_SETUP linux_guest LABELS linux TIMEOUT 900)
+  COMMAND ${CMAKE_SOURCE_DIR}/guest/mkinitramfs -o ${CMAKE_BINARY_DIR}/guest/initramfs.cpio.gz
+          -t $<TARGET_FILE:tandemctl>)
+# The fetch itself is the debian_kernel fixture (tests/loaders.cmake).
+set_tests_properties(linux_initramfs_build PROPERTIES FIXTURES_SETUP linux_guest
+  FIXTURES_REQUIRED debian_kernel LABELS linux TIMEOUT 900)
 
 add_test(NAME linux_boot_interp
   COMMAND ${CMAKE_SOURCE_DIR}/tests/linux/check-boot
