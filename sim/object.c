@@ -108,9 +108,10 @@ static const char *type_word(enum param_type t)
 int param_set_int(struct sim_object *o, const struct param_desc *p, int64_t v)
 {
     switch (p->type) {
-    case PARAM_UINT: {
+    case PARAM_UINT:
+    case PARAM_INT: {
         uint64_t maxw = p->width >= 8 ? UINT64_MAX : (1ULL << (8 * p->width)) - 1;
-        if (v < 0 || (uint64_t)v > maxw) {
+        if (p->type == PARAM_UINT && (v < 0 || (uint64_t)v > maxw)) {
             err_set("parameter '%s' = %" PRId64 " does not fit a %zu-byte unsigned field",
                     p->name, v, p->width);
             return -1;
@@ -123,14 +124,6 @@ int param_set_int(struct sim_object *o, const struct param_desc *p, int64_t v)
         store_uint(field(o, p), p->width, (uint64_t)v);
         return 0;
     }
-    case PARAM_INT:
-        if (p->min <= p->max && (v < p->min || v > p->max)) {
-            err_set("parameter '%s' = %" PRId64 " is out of range [%" PRId64 ", %" PRId64 "]",
-                    p->name, v, p->min, p->max);
-            return -1;
-        }
-        store_uint(field(o, p), p->width, (uint64_t)v);
-        return 0;
     case PARAM_DOUBLE:
         *(double *)field(o, p) = (double)v;
         return 0;
