@@ -111,9 +111,11 @@ int param_set_int(struct sim_object *o, const struct param_desc *p, int64_t v)
     case PARAM_UINT:
     case PARAM_INT: {
         uint64_t maxw = p->width >= 8 ? UINT64_MAX : (1ULL << (8 * p->width)) - 1;
-        if (p->type == PARAM_UINT && (v < 0 || (uint64_t)v > maxw)) {
-            err_set("parameter '%s' = %" PRId64 " does not fit a %zu-byte unsigned field",
-                    p->name, v, p->width);
+        int64_t smax = (int64_t)(maxw >> 1), smin = -smax - 1;
+        bool fits = p->type == PARAM_UINT ? v >= 0 && (uint64_t)v <= maxw : v >= smin && v <= smax;
+        if (!fits) {
+            err_set("parameter '%s' = %" PRId64 " does not fit a %zu-byte %s field", p->name, v,
+                    p->width, p->type == PARAM_UINT ? "unsigned" : "signed");
             return -1;
         }
         if (p->min <= p->max && (v < p->min || v > p->max)) {
