@@ -6,33 +6,28 @@
 
 #include "cpu/model.h"
 
-static unsigned stack_opsize(const struct decoded_insn *in)
-{
-    return in->opsize;
-}
-
 static HANDLER(exec_push_reg)
 {
-    unsigned size = stack_opsize(in);
+    unsigned size = in->opsize;
     push(ip, size, reg_read(ip, in->reg, size, in));
 }
 
 static HANDLER(exec_pop_reg)
 {
-    unsigned size = stack_opsize(in);
+    unsigned size = in->opsize;
     uint64_t v = pop(ip, size);
     reg_write(ip, in->reg, size, in, v);
 }
 
 static HANDLER(exec_push_imm)
 {
-    push(ip, stack_opsize(in), in->imm);
+    push(ip, in->opsize, in->imm);
 }
 
 /* POP r/m: an RSP-based destination address uses the incremented RSP. */
 static HANDLER(exec_pop_rm)
 {
-    unsigned size = stack_opsize(in);
+    unsigned size = in->opsize;
     uint64_t old = ip->s->gpr[R_RSP];
     uint64_t v = mem_read(ip, stack_la(ip, old), size);
     if (in->mod == 3) {
@@ -150,6 +145,7 @@ static HANDLER(exec_grp5)
 /* PUSHF pushes RFLAGS with VM and RF cleared. */
 static HANDLER(exec_pushf)
 {
+    flags_sync(ip);
     push(ip, in->opsize, ip->s->rflags & ~(uint64_t)(X86_FLAG_VM | X86_FLAG_RF));
 }
 
@@ -158,6 +154,7 @@ static HANDLER(exec_pushf)
 static HANDLER(exec_popf)
 {
     uint64_t v = pop(ip, in->opsize);
+    flags_sync(ip);
     uint64_t f = ip->s->rflags;
     uint64_t changeable = X86_FLAG_CF | X86_FLAG_PF | X86_FLAG_AF | X86_FLAG_ZF | X86_FLAG_SF |
                           X86_FLAG_TF | X86_FLAG_DF | X86_FLAG_OF | X86_FLAG_NT;
@@ -171,6 +168,7 @@ static HANDLER(exec_popf)
     f = (f & ~changeable) | (v & changeable);
     f &= ~(uint64_t)X86_FLAG_RF;
     ip->s->rflags = f | X86_FLAG_FIXED;
+    interp_update_align_check(ip);
     if (f & X86_FLAG_TF) {
         /* Single-stepping starts with the next instruction: end the run
          * here so the caller can step it (INTERP_STOP_COUNT). */
@@ -245,6 +243,7 @@ static HANDLER(exec_syscall)
     struct x86_state *s = ip->s;
     if (ip->mode != X86_MODE_64 || !(s->msr.efer & X86_EFER_SCE))
         interp_raise(ip, X86_UD, false, 0);
+    flags_sync(ip);
     s->gpr[R_RCX] = ip->next_rip;
     s->gpr[R_R11] = s->rflags & ~(uint64_t)X86_FLAG_RF;
     s->rflags = (s->rflags & ~s->msr.sfmask & ~(uint64_t)X86_FLAG_RF) | X86_FLAG_FIXED;
@@ -254,6 +253,7 @@ static HANDLER(exec_syscall)
     s->seg[S_SS] = (struct x86_segment){.selector = (uint16_t)(sel + 8), .limit = 0xffffffff, .type = 3,
                                         .s = 1, .present = 1, .db = 1, .g = 1};
     ip->next_rip = s->msr.lstar;
+    interp_update_align_check(ip);
 }
 
 static HANDLER(exec_push_fs_gs)

@@ -86,9 +86,13 @@ static HANDLER(exec_test)
 
 static uint64_t inc_dec(struct interp *ip, uint64_t v, bool dec, unsigned size)
 {
+    flags_sync(ip);
     uint64_t cf = ip->s->rflags & X86_FLAG_CF;
-    uint64_t r = dec ? alu_sub(ip, v, 1, 0, size) : alu_add(ip, v, 1, 0, size);
-    ip->s->rflags = (ip->s->rflags & ~(uint64_t)X86_FLAG_CF) | cf;
+    uint64_t m = size_mask(size);
+    v &= m;
+    uint64_t r = (dec ? v - 1 : v + 1) & m;
+    uint64_t f = dec ? eager_sub_flags(v, 1, r, 0, size) : eager_add_flags(v, 1, r, 0, size);
+    ip->s->rflags = (ip->s->rflags & ~(uint64_t)FLAGS_ARITH) | (f & ~(uint64_t)X86_FLAG_CF) | cf;
     return r;
 }
 
@@ -644,6 +648,7 @@ static HANDLER(exec_cmpxchg8b)
 
 static HANDLER(exec_flagop)
 {
+    flags_sync(ip);
     uint64_t *f = &ip->s->rflags;
     switch (in->opcode) {
     case 0xf5: *f ^= X86_FLAG_CF; break;
@@ -664,6 +669,7 @@ static HANDLER(exec_flagop)
 /* CLI/STI: allowed when CPL <= IOPL (protected mode, no VME/PVI). */
 static HANDLER(exec_cli_sti)
 {
+    flags_sync(ip);
     unsigned iopl = (ip->s->rflags >> 12) & 3;
     if (cpl(ip) > iopl)
         interp_raise(ip, X86_GP, true, 0);

@@ -191,6 +191,8 @@ static HANDLER(exec_sse_cmp)
     run_fp(ip, tables[p][in->imm & 7], xmm(ip, in->reg), src);
 }
 
+static void exec_mmx_sse(struct interp *ip, const struct decoded_insn *in, unsigned p);
+
 /* MOVUPS/MOVUPD/MOVSS/MOVSD (0F 10/11), MOVAPS/MOVAPD (0F 28/29),
  * MOVDQA/MOVDQU (66/F3 0F 6F/7F), MOVNTPS/PD (0F 2B), MOVNTDQ (66 0F E7). */
 static HANDLER(exec_sse_mov)
@@ -266,6 +268,10 @@ static HANDLER(exec_sse_movd)
 {
     sse_check(ip);
     unsigned p = prefix_index(in);
+    if (in->opcode == 0xd6 && p >= 2) {
+        exec_mmx_sse(ip, in, p);
+        return;
+    }
     uint8_t *r = xmm(ip, in->reg);
     if (in->opcode == 0x7e && p == 2) {
         uint64_t v = in->mod == 3 ? load_n(xmm(ip, in->rm), 8) : mem_read(ip, ea_linear(ip, in), 8);
@@ -435,8 +441,10 @@ static HANDLER(exec_sse_cvt_gpr)
 {
     sse_check(ip);
     unsigned p = prefix_index(in);
-    if (p < 2)
-        interp_raise(ip, X86_UD, false, 0); /* the MMX forms */
+    if (p < 2) {
+        exec_mmx_sse(ip, in, p);
+        return;
+    }
     bool w = in->rex & 8, dbl = p == 3;
     if (in->opcode == 0x2a) {
         uint8_t src[8];
@@ -480,6 +488,51 @@ static HANDLER(exec_sse_comi)
     sse_binop fn = in->opcode == 0x2e ? (p ? h_ucomisd : h_ucomiss) : (p ? h_comisd : h_comiss);
     run_fp(ip, fn, tmp, src);
     set_flags(ip, FLAGS_ARITH, load_n(tmp, 8) & (X86_FLAG_ZF | X86_FLAG_PF | X86_FLAG_CF));
+}
+
+/* MMX<->SSE: CVTPI2PS/CVTPI2PD (0F/66 0F 2A), CVT(T)PS2PI and CVT(T)PD2PI
+ * (0F/66 0F 2C/2D), MOVQ2DQ (F3 0F D6), MOVDQ2Q (F2 0F D6). They compute
+ * with the packed-dword SSE2 conversions on the low lanes; an MMX register
+ * operand makes the x87 -> MMX transition, a memory operand does not. */
+static void exec_mmx_sse(struct interp *ip, const struct decoded_insn *in, unsigned p)
+{
+    uint8_t op = in->opcode;
+    bool pd = p == 1;
+    if (op == 0xd6) {
+        if (p == 2) { /* MOVQ2DQ xmm, mm */
+            x87_mmx_enter(ip);
+            uint8_t *x = xmm(ip, in->reg);
+            uint64_t v = x87_mmx_read(ip, in->rm);
+            memset(x, 0, 16);
+            store_n(x, 8, v);
+        } else { /* MOVDQ2Q mm, xmm */
+            x87_mmx_enter(ip);
+            x87_mmx_write(ip, in->reg, load_n(xmm(ip, in->rm), 8));
+        }
+        return;
+    }
+    uint8_t src[16] = {0}, tmp[16];
+    if (op == 0x2a) {
+        if (in->mod == 3) {
+            x87_mmx_enter(ip);
+            store_n(src, 8, x87_mmx_read(ip, in->rm));
+        } else {
+            store_n(src, 8, mem_read(ip, ea_linear(ip, in), 8));
+        }
+        uint8_t *d = xmm(ip, in->reg);
+        memcpy(tmp, d, 16);
+        run_fp(ip, pd ? h_cvtdq2pd : h_cvtdq2ps, tmp, src);
+        memcpy(d, tmp, pd ? 16 : 8); /* CVTPI2PS keeps the upper half */
+        return;
+    }
+    read_src(ip, in, src, pd ? 16 : 8, pd);
+    if (!pd)
+        memset(src + 8, 0, 8); /* only the two low singles are converted */
+    memset(tmp, 0, 16);
+    sse_binop fn = op == 0x2c ? (pd ? h_cvttpd2dq : h_cvttps2dq) : (pd ? h_cvtpd2dq : h_cvtps2dq);
+    run_fp(ip, fn, tmp, src);
+    x87_mmx_enter(ip);
+    x87_mmx_write(ip, in->reg, load_n(tmp, 8));
 }
 
 /* MOVNTI (0F C3): a plain store here. */
@@ -587,7 +640,7 @@ bool exec_sse_valid(const struct decoded_insn *in)
     case 0x12: case 0x13: case 0x16: case 0x17: return p == 0 ? !(reg && (op & 1)) : p == 1 && !reg;
     case 0x6e: return p == 1;
     case 0x7e: return p == 1 || p == 2;
-    case 0xd6: return p == 1;
+    case 0xd6: return p == 1 || (p >= 2 && reg); /* F3/F2: MOVQ2DQ/MOVDQ2Q */
     case 0x70: return p != 0;
     case 0x71: case 0x72: case 0x73: {
         unsigned k = in->reg & 7;
@@ -598,7 +651,7 @@ bool exec_sse_valid(const struct decoded_insn *in)
     case 0xc5: return p == 1 && reg;
     case 0x50: return p < 2 && reg;
     case 0xd7: return p == 1 && reg;
-    case 0x2a: case 0x2c: case 0x2d: return p >= 2;
+    case 0x2a: case 0x2c: case 0x2d: return true;
     case 0x2e: case 0x2f: return p < 2;
     case 0xc3: return p == 0 && !reg;
     case 0xf7: return p == 1 && reg;

@@ -22,6 +22,8 @@ static void register_handlers(void)
     exec_ctl_register();
     exec_str_register();
     exec_sse_register();
+    exec_x87_register();
+    exec_mmx_register();
 }
 
 /* SSE opcodes are checked for their prefix/ModRM form; others pass. */
@@ -45,7 +47,12 @@ bool interp_select(struct decoded_insn *in)
         fn = interp_map1[in->opcode];
     else if (in->map == MAP_0F)
         fn = interp_map0f[in->opcode];
-    if (fn && in->map == MAP_0F && !exec_sse_valid_or_other(in))
+    /* No-prefix forms of the SSE2 integer opcodes are MMX. */
+    if (in->map == MAP_0F && !in->rep && !in->opsize_prefix && exec_mmx_opcode(in->opcode))
+        fn = exec_mmx_valid(in) ? exec_mmx_handler : NULL;
+    else if (fn && in->map == MAP_0F && !exec_sse_valid_or_other(in))
+        fn = NULL;
+    if (fn && in->map == MAP_1B && in->opcode >= 0xd8 && in->opcode <= 0xdf && !exec_x87_valid(in))
         fn = NULL;
     in->exec = fn;
     return fn != NULL;
@@ -59,9 +66,16 @@ void interp_tlb_flush(struct interp *ip)
     }
 }
 
+void interp_update_align_check(struct interp *ip)
+{
+    const struct x86_state *s = ip->s;
+    ip->align_check = s->seg[S_CS].dpl == 3 && (s->cr0 & X86_CR0_AM) && (s->rflags & X86_FLAG_AC);
+}
+
 void interp_state_changed(struct interp *ip)
 {
     const struct x86_state *s = ip->s;
+    interp_update_align_check(ip);
     if ((s->msr.efer & X86_EFER_LMA) && s->seg[S_CS].l)
         ip->mode = X86_MODE_64;
     else
@@ -179,13 +193,6 @@ static void mmio_write_bytes(struct interp *ip, uint64_t la, const uint8_t *buf,
 {
     for (unsigned i = 0; i < len; i++)
         ip->mmio.write(ip->mem.opaque, la + i, 1, buf[i]);
-}
-
-uint8_t *interp_host_ptr(struct interp *ip, uint64_t la, unsigned size, unsigned access)
-{
-    if ((la & 0xfff) + size > 4096)
-        return NULL;
-    return byte_ptr(ip, la, access);
 }
 
 /* Reads (or, with ACC_WRITE, probes for writing) an access that missed the
@@ -309,8 +316,10 @@ enum interp_stop interp_run(struct interp *ip, uint64_t count)
     uint64_t target = count > UINT64_MAX - ip->insts ? UINT64_MAX : ip->insts + count;
     struct decoded_insn scratch;
     ip->stop = INTERP_STOP_COUNT;
-    if (setjmp(ip->exc_jump))
+    if (setjmp(ip->exc_jump)) {
+        flags_sync(ip);
         return ip->stop;
+    }
     struct x86_state *s = ip->s;
     while (ip->insts < target) {
         const struct decoded_insn *in = fetch(ip, &scratch);
@@ -320,5 +329,6 @@ enum interp_stop interp_run(struct interp *ip, uint64_t count)
         s->rip = ip->next_rip;
         ip->insts++;
     }
+    flags_sync(ip);
     return INTERP_STOP_COUNT;
 }

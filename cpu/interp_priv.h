@@ -67,9 +67,6 @@ static inline void reg_write(struct interp *ip, unsigned r, unsigned size, const
 
 uint64_t interp_read_slow(struct interp *ip, uint64_t la, unsigned size, unsigned access);
 void interp_write_slow(struct interp *ip, uint64_t la, unsigned size, uint64_t v);
-/* Host pointer for a whole access that must not fault later (RMW, string
- * ops): NULL if it crosses a page (caller then uses read/write). */
-uint8_t *interp_host_ptr(struct interp *ip, uint64_t la, unsigned size, unsigned access);
 
 static inline uint64_t load_n(const uint8_t *p, unsigned size)
 {
@@ -92,8 +89,18 @@ static inline void store_n(uint8_t *p, unsigned size, uint64_t v)
     }
 }
 
+/* Alignment check (#AC(0)): CPL 3 with CR0.AM and RFLAGS.AC set
+ * (ip->align_check, kept by interp_update_align_check), for a misaligned
+ * data access of its natural size. */
+static inline void align_check(struct interp *ip, uint64_t la, unsigned size)
+{
+    if (UNLIKELY(ip->align_check) && (la & (size - 1)) && (size & (size - 1)) == 0)
+        interp_raise(ip, X86_AC, true, 0);
+}
+
 static inline uint64_t mem_read(struct interp *ip, uint64_t la, unsigned size)
 {
+    align_check(ip, la, size);
     const struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
     if (LIKELY(e->read_page == (la & ~0xfffull) && (la & 0xfff) + size <= 4096))
         return load_n((const uint8_t *)(uintptr_t)(la + e->addend), size);
@@ -102,6 +109,7 @@ static inline uint64_t mem_read(struct interp *ip, uint64_t la, unsigned size)
 
 static inline void mem_write(struct interp *ip, uint64_t la, unsigned size, uint64_t v)
 {
+    align_check(ip, la, size);
     const struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
     if (LIKELY(e->write_page == (la & ~0xfffull) && (la & 0xfff) + size <= 4096)) {
         store_n((uint8_t *)(uintptr_t)(la + e->addend), size, v);
@@ -114,9 +122,16 @@ static inline void mem_write(struct interp *ip, uint64_t la, unsigned size, uint
  * cannot fault after registers changed (instructions are all-or-nothing). */
 static inline void mem_probe_write(struct interp *ip, uint64_t la, unsigned size)
 {
+    if (size <= 8)
+        align_check(ip, la, size);
     const struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
     if (LIKELY(e->write_page == (la & ~0xfffull) && (la & 0xfff) + size <= 4096))
         return;
+    if (size > 8) { /* up to a page: its first and last bytes cover both pages */
+        interp_read_slow(ip, la, 1, ACC_WRITE);
+        interp_read_slow(ip, la + size - 1, 1, ACC_WRITE);
+        return;
+    }
     interp_read_slow(ip, la, size, ACC_WRITE);
 }
 
@@ -226,14 +241,63 @@ static inline uint64_t szp_flags(uint64_t res, unsigned size)
     return parity_flag(res) | (res == 0 ? X86_FLAG_ZF : 0) | ((res & sign_bit(size)) ? X86_FLAG_SF : 0);
 }
 
+/* Lazy arithmetic flags: ADD, SUB/CMP and the logic instructions record
+ * their operands and result (ip->lazy_*) instead of computing CF PF AF ZF
+ * SF OF; Jcc/SETcc/CMOVcc after CMP or TEST evaluate the condition from
+ * the record directly, everything else materializes RFLAGS first
+ * (flags_sync). interp_run leaves RFLAGS materialized. */
+enum { LAZY_NONE, LAZY_ADD, LAZY_SUB, LAZY_LOGIC };
+
+static inline uint64_t eager_add_flags(uint64_t a, uint64_t b, uint64_t r, unsigned carry, unsigned size)
+{
+    bool cf = carry ? r <= a : r < a;
+    return szp_flags(r, size) | (cf ? X86_FLAG_CF : 0) | ((a ^ b ^ r) & 0x10 ? X86_FLAG_AF : 0) |
+           (((a ^ r) & (b ^ r)) & sign_bit(size) ? X86_FLAG_OF : 0);
+}
+
+static inline uint64_t eager_sub_flags(uint64_t a, uint64_t b, uint64_t r, unsigned borrow, unsigned size)
+{
+    bool cf = borrow ? a <= b : a < b;
+    return szp_flags(r, size) | (cf ? X86_FLAG_CF : 0) | ((a ^ b ^ r) & 0x10 ? X86_FLAG_AF : 0) |
+           (((a ^ b) & (a ^ r)) & sign_bit(size) ? X86_FLAG_OF : 0);
+}
+
+static inline void flags_sync(struct interp *ip)
+{
+    if (LIKELY(ip->lazy_op == LAZY_NONE))
+        return;
+    uint64_t f;
+    switch (ip->lazy_op) {
+    case LAZY_ADD: f = eager_add_flags(ip->lazy_a, ip->lazy_b, ip->lazy_res, 0, ip->lazy_size); break;
+    case LAZY_SUB: f = eager_sub_flags(ip->lazy_a, ip->lazy_b, ip->lazy_res, 0, ip->lazy_size); break;
+    default: f = szp_flags(ip->lazy_res, ip->lazy_size); break;
+    }
+    ip->s->rflags = (ip->s->rflags & ~(uint64_t)FLAGS_ARITH) | f;
+    ip->lazy_op = LAZY_NONE;
+}
+
 static inline void set_flags(struct interp *ip, uint64_t mask, uint64_t value)
 {
+    if ((mask & FLAGS_ARITH) == FLAGS_ARITH)
+        ip->lazy_op = LAZY_NONE; /* every pending flag is overwritten */
+    else
+        flags_sync(ip);
     ip->s->rflags = (ip->s->rflags & ~mask) | (value & mask);
 }
 
-static inline bool flag(const struct interp *ip, uint64_t f)
+static inline bool flag(struct interp *ip, uint64_t f)
 {
+    flags_sync(ip);
     return (ip->s->rflags & f) != 0;
+}
+
+static inline void lazy_set(struct interp *ip, unsigned op, uint64_t a, uint64_t b, uint64_t r, unsigned size)
+{
+    ip->lazy_op = (uint8_t)op;
+    ip->lazy_size = (uint8_t)size;
+    ip->lazy_a = a;
+    ip->lazy_b = b;
+    ip->lazy_res = r;
 }
 
 /* a + b + carry, flags as ADD/ADC. */
@@ -243,10 +307,10 @@ static inline uint64_t alu_add(struct interp *ip, uint64_t a, uint64_t b, unsign
     a &= m;
     b &= m;
     uint64_t r = (a + b + carry) & m;
-    bool cf = carry ? r <= a : r < a;
-    uint64_t f = szp_flags(r, size) | (cf ? X86_FLAG_CF : 0) | ((a ^ b ^ r) & 0x10 ? X86_FLAG_AF : 0) |
-                 (((a ^ r) & (b ^ r)) & sign_bit(size) ? X86_FLAG_OF : 0);
-    set_flags(ip, FLAGS_ARITH, f);
+    if (carry)
+        set_flags(ip, FLAGS_ARITH, eager_add_flags(a, b, r, carry, size));
+    else
+        lazy_set(ip, LAZY_ADD, a, b, r, size);
     return r;
 }
 
@@ -257,10 +321,10 @@ static inline uint64_t alu_sub(struct interp *ip, uint64_t a, uint64_t b, unsign
     a &= m;
     b &= m;
     uint64_t r = (a - b - borrow) & m;
-    bool cf = borrow ? a <= b : a < b;
-    uint64_t f = szp_flags(r, size) | (cf ? X86_FLAG_CF : 0) | ((a ^ b ^ r) & 0x10 ? X86_FLAG_AF : 0) |
-                 (((a ^ b) & (a ^ r)) & sign_bit(size) ? X86_FLAG_OF : 0);
-    set_flags(ip, FLAGS_ARITH, f);
+    if (borrow)
+        set_flags(ip, FLAGS_ARITH, eager_sub_flags(a, b, r, borrow, size));
+    else
+        lazy_set(ip, LAZY_SUB, a, b, r, size);
     return r;
 }
 
@@ -268,15 +332,34 @@ static inline uint64_t alu_sub(struct interp *ip, uint64_t a, uint64_t b, unsign
 static inline uint64_t alu_logic(struct interp *ip, uint64_t r, unsigned size)
 {
     r &= size_mask(size);
-    set_flags(ip, FLAGS_ARITH, szp_flags(r, size));
+    lazy_set(ip, LAZY_LOGIC, 0, 0, r, size);
     return r;
 }
 
 /* Jcc/SETcc/CMOVcc condition (SDM Vol. 1, Table B-1). */
-static inline bool cond_true(const struct interp *ip, unsigned cc)
+static inline bool cond_true(struct interp *ip, unsigned cc)
 {
-    uint64_t f = ip->s->rflags;
     bool r;
+    if (ip->lazy_op == LAZY_SUB || ip->lazy_op == LAZY_LOGIC) {
+        uint64_t a = ip->lazy_a, b = ip->lazy_b, res = ip->lazy_res;
+        unsigned sh = 64 - 8 * ip->lazy_size;
+        bool sub = ip->lazy_op == LAZY_SUB;
+        switch (cc >> 1) {
+        case 1: r = sub && a < b; goto done;                        /* B */
+        case 2: r = res == 0; goto done;                            /* E */
+        case 3: r = (sub && a < b) || res == 0; goto done;          /* BE */
+        case 4: r = (int64_t)(res << sh) < 0; goto done;            /* S */
+        case 6:                                                     /* L: SF != OF */
+            r = sub ? (int64_t)(a << sh) < (int64_t)(b << sh) : (int64_t)(res << sh) < 0;
+            goto done;
+        case 7:                                                     /* LE */
+            r = sub ? (int64_t)(a << sh) <= (int64_t)(b << sh) : (int64_t)(res << sh) <= 0;
+            goto done;
+        default: break;                                             /* O, P */
+        }
+    }
+    flags_sync(ip);
+    uint64_t f = ip->s->rflags;
     switch (cc >> 1) {
     case 0: r = f & X86_FLAG_OF; break;
     case 1: r = f & X86_FLAG_CF; break;
@@ -287,6 +370,7 @@ static inline bool cond_true(const struct interp *ip, unsigned cc)
     case 6: r = !(f & X86_FLAG_SF) != !(f & X86_FLAG_OF); break;
     default: r = (f & X86_FLAG_ZF) || (!(f & X86_FLAG_SF) != !(f & X86_FLAG_OF)); break;
     }
+done:
     return (cc & 1) ? !r : r;
 }
 
@@ -308,6 +392,17 @@ void exec_int_register(void);
 void exec_ctl_register(void);
 void exec_str_register(void);
 void exec_sse_register(void);
+void exec_x87_register(void);
+void exec_mmx_register(void);
+bool exec_mmx_valid(const struct decoded_insn *in);
+bool exec_mmx_opcode(uint8_t op);
+extern x86_exec_fn exec_mmx_handler;
+/* MMX state in the x87 register file (cpu/exec_x87.c). */
+void x87_mmx_enter(struct interp *ip);
+uint64_t x87_mmx_read(struct interp *ip, unsigned n);
+void x87_mmx_write(struct interp *ip, unsigned n, uint64_t v);
+void x87_emms(struct interp *ip);
+bool exec_x87_valid(const struct decoded_insn *in);
 /* False for SSE opcodes whose prefix/ModRM form is undefined. */
 bool exec_sse_valid(const struct decoded_insn *in);
 
@@ -323,5 +418,7 @@ static inline void jump_to(struct interp *ip, const struct decoded_insn *in, uin
 void exec_incdec_rm(struct interp *ip, const struct decoded_insn *in, unsigned size);
 
 _Noreturn void interp_unsupported(struct interp *ip);
+/* Recomputes ip->align_check after RFLAGS.AC, CR0.AM or CPL changed. */
+void interp_update_align_check(struct interp *ip);
 
 #endif

@@ -4,13 +4,18 @@
 add_executable(lockstep
   ${CMAKE_CURRENT_SOURCE_DIR}/lockstep/lockstep.c
   ${CMAKE_CURRENT_SOURCE_DIR}/lockstep/gen.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/lockstep/workloads.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/lockstep/workloads.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/lockstep/workloads_fp.c)
 target_link_libraries(lockstep PRIVATE tandem_core)
-# Integer-only code, so every workload instruction is one the engine runs.
+# Integer-only code, so every workload instruction is one the engine runs;
+# never instrumented by sanitizers (the interpreter runs it on raw memory).
 set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/lockstep/workloads.c
-  PROPERTIES COMPILE_OPTIONS "-mgeneral-regs-only;-O2;-fno-builtin;-fno-tree-loop-distribute-patterns")
+  PROPERTIES COMPILE_OPTIONS "-mgeneral-regs-only;-O2;-fno-builtin;-fno-tree-loop-distribute-patterns;-fno-sanitize=all")
+# SSE2 and x87 code, still without library calls.
+set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/lockstep/workloads_fp.c
+  PROPERTIES COMPILE_OPTIONS "-O2;-fno-math-errno;-fno-tree-loop-distribute-patterns;-fno-sanitize=all")
 
-set(LOCKSTEP_GROUPS alu shift muldiv bit string stack control misc sse mixed)
+set(LOCKSTEP_GROUPS alu shift muldiv bit string stack control misc sse x87 mmx mixed)
 foreach(group ${LOCKSTEP_GROUPS})
   add_test(NAME lockstep_${group} COMMAND lockstep gen ${group} 20000 1)
   set_tests_properties(lockstep_${group} PROPERTIES LABELS lockstep TIMEOUT 300)

@@ -135,7 +135,6 @@ static bool emit_tmpl(struct gen *g, const struct tmpl *t)
         if (form == 3)
             rex &= (uint8_t)~2; /* SIB without index: no REX.X */
     }
-    size_t rex_at = n;
     if (rex)
         b[n++] = rex;
     if (t->map == 1)
@@ -172,7 +171,6 @@ static bool emit_tmpl(struct gen *g, const struct tmpl *t)
         int32_t d = (int32_t)(target - (LS_CODE_BASE + g->pos + n));
         memcpy(b + disp_at, &d, 4);
     }
-    (void)rex_at;
     if (!acceptable(g, b, n, t->flags & T_STACK))
         return false;
     uint8_t r = (uint8_t)(((rex & 4) ? 8 : 0) | reg);
@@ -463,11 +461,33 @@ static const struct sse_tmpl sse_list[] = {
     {0x66, 0xfa, 0, 0}, {0x66, 0xfb, 0, 0}, {0x66, 0xfc, 0, 0}, {0x66, 0xfd, 0, 0}, {0x66, 0xfe, 0, 0},
 };
 
+static const struct sse_tmpl mmx_list[] = {
+    {0, 0x60, 0, 0}, {0, 0x61, 0, 0}, {0, 0x62, 0, 0}, {0, 0x63, 0, 0}, {0, 0x64, 0, 0}, {0, 0x65, 0, 0},
+    {0, 0x66, 0, 0}, {0, 0x67, 0, 0}, {0, 0x68, 0, 0}, {0, 0x69, 0, 0}, {0, 0x6a, 0, 0}, {0, 0x6b, 0, 0},
+    {0, 0x6e, 0, 0}, {0, 0x6f, 0, 0}, {0, 0x70, 1, 0}, {0, 0x71, 1, T_REG}, {0, 0x72, 1, T_REG},
+    {0, 0x73, 1, T_REG}, {0, 0x74, 0, 0}, {0, 0x75, 0, 0}, {0, 0x76, 0, 0}, {0, 0x7e, 0, 0}, {0, 0x7f, 0, 0},
+    {0, 0xc4, 1, 0}, {0, 0xc5, 1, T_REG}, {0, 0xd1, 0, 0}, {0, 0xd2, 0, 0}, {0, 0xd3, 0, 0}, {0, 0xd4, 0, 0},
+    {0, 0xd5, 0, 0}, {0, 0xd7, 0, T_REG}, {0, 0xd8, 0, 0}, {0, 0xd9, 0, 0}, {0, 0xda, 0, 0}, {0, 0xdb, 0, 0},
+    {0, 0xdc, 0, 0}, {0, 0xdd, 0, 0}, {0, 0xde, 0, 0}, {0, 0xdf, 0, 0}, {0, 0xe0, 0, 0}, {0, 0xe1, 0, 0},
+    {0, 0xe2, 0, 0}, {0, 0xe3, 0, 0}, {0, 0xe4, 0, 0}, {0, 0xe5, 0, 0}, {0, 0xe7, 0, T_MEM}, {0, 0xe8, 0, 0},
+    {0, 0xe9, 0, 0}, {0, 0xea, 0, 0}, {0, 0xeb, 0, 0}, {0, 0xec, 0, 0}, {0, 0xed, 0, 0}, {0, 0xee, 0, 0},
+    {0, 0xef, 0, 0}, {0, 0xf1, 0, 0}, {0, 0xf2, 0, 0}, {0, 0xf3, 0, 0}, {0, 0xf4, 0, 0}, {0, 0xf5, 0, 0},
+    {0, 0xf6, 0, 0}, {0, 0xf8, 0, 0}, {0, 0xf9, 0, 0}, {0, 0xfa, 0, 0}, {0, 0xfb, 0, 0}, {0, 0xfc, 0, 0},
+    {0, 0xfd, 0, 0}, {0, 0xfe, 0, 0}, {0, 0x77, 3, T_REG},
+    /* MMX <-> SSE */
+    {0, 0x2a, 0, 0}, {0x66, 0x2a, 0, 0}, {0, 0x2c, 0, 0}, {0x66, 0x2c, 0, 0}, {0, 0x2d, 0, 0},
+    {0x66, 0x2d, 0, 0}, {0xf3, 0xd6, 0, T_REG}, {0xf2, 0xd6, 0, T_REG},
+};
+
 /* One SSE instruction; memory operands are [rbx + 16*k] (aligned) or,
  * sometimes, unaligned to exercise #GP. */
-static bool emit_sse_one(struct gen *g)
+static bool emit_sse_one(struct gen *g, const struct sse_tmpl *list, size_t count)
 {
-    const struct sse_tmpl *t = &sse_list[rnd(g, NT(sse_list))];
+    const struct sse_tmpl *t = &list[rnd(g, (unsigned)count)];
+    if (t->imm == 3) { /* EMMS: no ModRM */
+        EMIT(g, 0x0f, 0x77);
+        return true;
+    }
     uint8_t b[16];
     size_t n = 0;
     bool mem = (t->flags & T_MEM) || (!(t->flags & T_REG) && rnd(g, 2));
@@ -505,7 +525,14 @@ static bool emit_sse_one(struct gen *g)
 static void gen_sse(struct gen *g)
 {
     for (int tries = 0; tries < 1000; tries++)
-        if (emit_sse_one(g))
+        if (emit_sse_one(g, sse_list, NT(sse_list)))
+            return;
+}
+
+static void gen_mmx(struct gen *g)
+{
+    for (int tries = 0; tries < 1000; tries++)
+        if (emit_sse_one(g, mmx_list, NT(mmx_list)))
             return;
 }
 
@@ -520,7 +547,59 @@ static void sse_prologue(struct gen *g)
     }
 }
 
-const char *const ls_groups[] = {"alu", "shift", "muldiv", "bit", "string", "stack", "control", "misc", "sse", "mixed", NULL};
+/* x87: random escape opcodes and ModRM (register forms and [rbx+d]
+ * memory), except FLDENV/FRSTOR/FLDCW from random data: control words come
+ * from FLDCW of a prepared value with all exceptions masked. */
+static bool emit_x87_one(struct gen *g)
+{
+    uint8_t b[8];
+    size_t n = 0;
+    uint8_t op = (uint8_t)(0xd8 + rnd(g, 8));
+    bool mem = rnd(g, 3) == 0;
+    uint8_t reg = (uint8_t)rnd(g, 8);
+    /* Not generated: FLDENV/FRSTOR/FLDCW of random data, and FNSTENV/FNSAVE
+     * whose saved instruction/operand pointers are not modelled exactly. */
+    if (mem && ((op == 0xd9 && reg >= 4 && reg <= 6) || (op == 0xdd && (reg == 4 || reg == 6))))
+        return false;
+    b[n++] = op;
+    if (mem) {
+        b[n++] = (uint8_t)(0x80 | (reg << 3) | 3);
+        put_le(b, &n, (uint64_t)(int64_t)((int)rnd(g, 0x1000) - 0x800), 4);
+    } else {
+        b[n++] = (uint8_t)(0xc0 | (reg << 3) | rnd(g, 8));
+    }
+    if (!acceptable(g, b, n, false))
+        return false;
+    emit(g, b, n);
+    return true;
+}
+
+static void gen_x87(struct gen *g)
+{
+    if (rnd(g, 40) == 0) {
+        /* mov word [rbx-0x900], cw; fldcw [rbx-0x900] */
+        uint16_t cw = (uint16_t)(0x3f | (rnd(g, 4) << 8) | (rnd(g, 4) << 10));
+        uint8_t b[] = {0x66, 0xc7, 0x83, 0x00, 0xf7, 0xff, 0xff, (uint8_t)cw, (uint8_t)(cw >> 8),
+                       0xd9, 0xab, 0x00, 0xf7, 0xff, 0xff};
+        emit(g, b, sizeof(b));
+        return;
+    }
+    if (rnd(g, 4) == 0) { /* loads keep the stack populated */
+        static const uint8_t loads[] = {0xd9, 0xdd, 0xdb, 0xdf};
+        uint8_t op = loads[rnd(g, 4)];
+        uint8_t reg = op == 0xdb || op == 0xdf ? (rnd(g, 2) ? 0 : 5) : 0;
+        uint8_t b[6] = {op, (uint8_t)(0x80 | (reg << 3) | 3)};
+        int32_t d = (int32_t)rnd(g, 0x1000) - 0x800;
+        memcpy(b + 2, &d, 4);
+        emit(g, b, 6);
+        return;
+    }
+    for (int tries = 0; tries < 1000; tries++)
+        if (emit_x87_one(g))
+            return;
+}
+
+const char *const ls_groups[] = {"alu", "shift", "muldiv", "bit", "string", "stack", "control", "misc", "sse", "x87", "mmx", "mixed", NULL};
 
 static void gen_one(struct gen *g, const char *group)
 {
@@ -540,6 +619,10 @@ static void gen_one(struct gen *g, const char *group)
         gen_control(g);
     else if (strcmp(group, "sse") == 0)
         gen_sse(g);
+    else if (strcmp(group, "x87") == 0)
+        gen_x87(g);
+    else if (strcmp(group, "mmx") == 0)
+        gen_mmx(g);
     else
         gen_misc(g);
 }
@@ -565,12 +648,13 @@ int ls_generate(const char *group, struct ls_rng *rng, csh cs, unsigned count, s
     if (!known)
         return -1;
     struct gen g = {rng, cs, (uint8_t *)(uintptr_t)LS_CODE_BASE, 0};
-    static const char *const mix[] = {"alu", "shift", "muldiv", "bit", "string", "stack", "control", "misc", "sse"};
+    static const char *const mix[] = {"alu", "shift", "muldiv", "bit", "string", "stack", "control", "misc", "sse", "x87", "mmx"};
     bool mixed = strcmp(group, "mixed") == 0;
-    if (mixed || strcmp(group, "sse") == 0)
+    if (mixed || strcmp(group, "sse") == 0 || strcmp(group, "mmx") == 0)
         sse_prologue(&g);
+    EMIT(&g, 0xdb, 0xe3); /* fninit: the same x87 state on both sides */
     for (unsigned i = 0; i < count && g.pos < LS_CODE_SIZE - 256; i++)
-        gen_one(&g, mixed ? mix[rnd(&g, 9)] : group);
+        gen_one(&g, mixed ? mix[rnd(&g, 11)] : group);
     EMIT(&g, 0xcc);
     p->len = g.pos;
     uint8_t *data = (uint8_t *)(uintptr_t)LS_DATA_BASE;

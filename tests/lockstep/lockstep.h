@@ -48,5 +48,8 @@ struct ls_workload {
 extern const struct ls_workload ls_workloads[];
 /* The memory the workloads touch besides their stack. */
 void ls_workload_memory(void **base, size_t *size);
+void ls_workload_fp_memory(void **base, size_t *size);
+uint64_t ls_w_nbody(uint64_t steps);
+uint64_t ls_w_ldseries(uint64_t n);
 
 #endif

@@ -239,5 +239,7 @@ const struct ls_workload ls_workloads[] = {
     {"bignum", w_bignum, 4},
     {"text", w_text, 2},
     {"bits", w_bits, 3000},
+    {"nbody", ls_w_nbody, 20},
+    {"ldseries", ls_w_ldseries, 3000},
     {NULL, NULL, 0},
 };

@@ -53,10 +53,14 @@ static void setup(const uint8_t *code, size_t len)
     st.rip = GUEST_BASE;
     st.gpr[R_RSP] = GUEST_BASE + 3 * 4096;
     st.fx.mxcsr = 0x1f80;
-    struct interp_mem_ops ops = {test_translate, NULL};
-    interp_destroy(&ip);
-    ck_assert_int_eq(interp_init(&ip, &st, &ops), 0);
-    ip.read_tsc = read_fake_tsc;
+    /* One engine for all cases: its decoded-instruction cache must notice
+     * the new code by itself. */
+    if (!ip.icache) {
+        struct interp_mem_ops ops = {test_translate, NULL};
+        ck_assert_int_eq(interp_init(&ip, &st, &ops), 0);
+        ip.read_tsc = read_fake_tsc;
+    }
+    interp_state_changed(&ip);
 }
 
 #define RUN(n) ck_assert_int_eq(interp_run(&ip, (n)), INTERP_STOP_COUNT)
@@ -434,6 +438,68 @@ START_TEST(decoder_fields)
 }
 END_TEST
 
+/* Conditions evaluated from lazily kept flags (CMP/TEST/ADD then SETcc in
+ * one run) must equal those from materialized RFLAGS (one instruction per
+ * run, so flags are synced in between). */
+START_TEST(lazy_flags_match_eager)
+{
+    static const uint64_t vals[] = {0, 1, 2, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0x7fffffff, 0x80000000,
+                                    0xffffffff, 0x7fffffffffffffffull, 0x8000000000000000ull, ~0ull};
+    static const uint8_t first_ops[][3] = {
+        {0x48, 0x39, 0xd8}, /* cmp rax, rbx */
+        {0x39, 0xd8, 0x90}, /* cmp eax, ebx; nop */
+        {0x38, 0xd8, 0x90}, /* cmp al, bl; nop */
+        {0x48, 0x85, 0xd8}, /* test rax, rbx */
+        {0x66, 0x85, 0xd8}, /* test ax, bx */
+        {0x48, 0x01, 0xd8}, /* add rax, rbx */
+        {0x30, 0xd8, 0x90}, /* xor al, bl; nop */
+    };
+    for (size_t k = 0; k < sizeof(first_ops) / sizeof(first_ops[0]); k++)
+        for (unsigned cc = 0; cc < 16; cc++)
+            for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+                for (size_t j = 0; j < sizeof(vals) / sizeof(vals[0]); j++) {
+                    uint8_t code[8];
+                    memcpy(code, first_ops[k], 3);
+                    code[3] = 0x0f;
+                    code[4] = (uint8_t)(0x90 | cc); /* setcc cl */
+                    code[5] = 0xc1;
+                    uint64_t results[2];
+                    for (int mode = 0; mode < 2; mode++) {
+                        setup(code, 6);
+                        st.gpr[R_RAX] = vals[i];
+                        st.gpr[R_RBX] = vals[j];
+                        st.gpr[R_RCX] = 0;
+                        if (mode == 0) {
+                            RUN(first_ops[k][2] == 0x90 ? 3 : 2);
+                        } else {
+                            for (int n = 0; n < (first_ops[k][2] == 0x90 ? 3 : 2); n++)
+                                RUN(1);
+                        }
+                        results[mode] = st.gpr[R_RCX] | (st.rflags << 8);
+                    }
+                    ck_assert_msg(results[0] == results[1], "op %zu cc %u a %llx b %llx: lazy %llx eager %llx", k,
+                                  cc, (unsigned long long)vals[i], (unsigned long long)vals[j],
+                                  (unsigned long long)results[0], (unsigned long long)results[1]);
+                }
+}
+END_TEST
+
+START_TEST(alignment_check)
+{
+    /* mov eax, [rbx+1] twice: fine without RFLAGS.AC, #AC(0) with CR0.AM,
+     * RFLAGS.AC and CPL 3 (popf sets AC) */
+    static const uint8_t code[] = {0x8b, 0x43, 0x01, 0x68, 0x02, 0x00, 0x04, 0x00, 0x9d, 0x8b, 0x43, 0x01};
+    setup(code, sizeof(code));
+    st.cr0 |= X86_CR0_AM;
+    st.gpr[R_RBX] = GUEST_BASE + 0x1000;
+    RUN(3);
+    ck_assert(st.rflags & X86_FLAG_AC);
+    ck_assert_int_eq(interp_run(&ip, 1), INTERP_STOP_EXCEPTION);
+    ck_assert_uint_eq(st.ev.exception_vector, X86_AC);
+    ck_assert(st.ev.exception_has_error);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("interp_int");
@@ -453,6 +519,8 @@ int main(void)
     tcase_add_test(tc, self_modifying_code);
     tcase_add_test(tc, page_crossing_and_faults);
     tcase_add_test(tc, decoder_fields);
+    tcase_add_test(tc, lazy_flags_match_eager);
+    tcase_add_test(tc, alignment_check);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
