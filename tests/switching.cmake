@@ -26,3 +26,15 @@ foreach(case ${switching_cases})
       $<TARGET_FILE:guest_${program}> ${words})
   set_tests_properties(switching_${name} PROPERTIES LABELS kvm TIMEOUT 120 SKIP_RETURN_CODE 77)
 endforeach()
+
+# Debian's kernel (scripts/fetch-guest) booted across engines: checkpoints
+# at 300 and 1000 ms carry it from the interpreter to KVM, and at 400 and
+# 1050 ms back; and the whole boot on the auto engine. A few minutes each.
+add_test(NAME switching_linux_chain
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/switching/linux.sh $<TARGET_FILE:tandem> ${CMAKE_BINARY_DIR}
+    points=300,400,1000,1050)
+add_test(NAME switching_linux_auto
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/switching/linux.sh $<TARGET_FILE:tandem> ${CMAKE_BINARY_DIR}
+    engine=auto)
+set_tests_properties(switching_linux_chain switching_linux_auto PROPERTIES LABELS "kvm;long"
+  TIMEOUT 900 SKIP_RETURN_CODE 77)
