@@ -322,7 +322,8 @@ static enum cpu_stop auto_run(struct cpu *cpu, tick_t until, tick_t *reached)
     }
     bool sampling = a->ops[AUTO_KVM] && !p->kvm_fast_ring0;
     if (sampling) {
-        if (a->next_sample <= start)
+        /* Also after a checkpoint restore took time backwards. */
+        if (a->next_sample <= start || a->next_sample > start + p->sample_ticks)
             a->next_sample = start + p->sample_ticks;
         if (until > a->next_sample)
             until = a->next_sample; /* end the batch at the sample point */
