@@ -289,8 +289,8 @@ enum decode_status x86_decode(const uint8_t *bytes, size_t avail, enum x86_mode 
         if (in->mod == 3) {
             in->rm = rm | ((in->rex & 1) << 3);
         } else if (in->addrsize == 2) {
-            static const uint8_t base16[8] = {R_RBX, R_RBX, R_RBP, R_RBP, X86_NO_REG, X86_NO_REG, R_RBP, R_RBX};
-            static const uint8_t index16[8] = {R_RSI, R_RDI, R_RSI, R_RDI, R_RSI, R_RDI, X86_NO_REG, X86_NO_REG};
+            static const uint8_t base16[8] = {R_RBX, R_RBX, R_RBP, R_RBP, R_RSI, R_RDI, R_RBP, R_RBX};
+            static const uint8_t index16[8] = {R_RSI, R_RDI, R_RSI, R_RDI, X86_NO_REG, X86_NO_REG, X86_NO_REG, X86_NO_REG};
             in->base = base16[rm];
             in->index = index16[rm];
             if (in->mod == 0 && rm == 6) {

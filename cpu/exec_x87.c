@@ -280,12 +280,19 @@ static void fpu_check(struct interp *ip, bool waiting)
         interp_raise(ip, X86_MF, false, 0);
 }
 
-static void note_ip(struct interp *ip, const struct decoded_insn *in, uint64_t la)
+/* The last-instruction pointers as this host's FXSAVE shows them: AMD
+ * parts expose FOP/FIP/FDP only while an unmasked exception is pending
+ * (FSW.ES) and store zeros otherwise. Control instructions (FNINIT,
+ * FLDCW, FNSTSW, FNSTENV, ...) never update them. */
+static void note_ip(struct interp *ip, const struct decoded_insn *in, uint64_t la, bool control)
 {
     struct x86_fxsave *fx = &ip->s->fx;
-    fx->fop = (uint16_t)(((in->opcode & 7) << 8) | in->modrm);
-    fx->fip = ip->s->rip;
-    fx->fdp = la;
+    if (control)
+        return;
+    bool pending = fx->fsw & FSW_ES;
+    fx->fop = pending ? (uint16_t)(((in->opcode & 7) << 8) | in->modrm) : 0;
+    fx->fip = pending ? ip->s->rip : 0;
+    fx->fdp = pending ? la : 0;
 }
 
 /* A memory operand in 80-bit form (FLD-style conversion through the host). */
@@ -646,7 +653,7 @@ static HANDLER(exec_x87)
             }
             break;
         }
-        note_ip(ip, in, la);
+        note_ip(ip, in, la, nowait || (op == 0xd9 && (r == 4 || r == 5)) || (op == 0xdd && r == 4));
         return;
     }
     switch (op) {
@@ -751,8 +758,10 @@ static HANDLER(exec_x87)
             compare(ip, st(ip, 1), valid(ip, 1), true, false, 2); /* FUCOMPP */
         } else if (op == 0xdb && in->modrm == 0xe2) {
             fx->fsw &= (uint16_t)~(0x7f | FSW_ES | FSW_B); /* FNCLEX */
+            return; /* control instructions leave FOP/FIP/FDP alone */
         } else if (op == 0xdb && in->modrm == 0xe3) {
-            finit(ip);
+            finit(ip); /* clears FOP/FIP/FDP itself */
+            return;
         } else if (op == 0xdb && r >= 5) {
             compare(ip, st(ip, i), valid(ip, i), r == 5, true, 0); /* FUCOMI, FCOMI */
         } else { /* FCMOVcc */
@@ -793,13 +802,14 @@ static HANDLER(exec_x87)
         }
         break;
     default: /* DF */
-        if (in->modrm == 0xe0)
+        if (in->modrm == 0xe0) {
             ip->s->gpr[R_RAX] = (ip->s->gpr[R_RAX] & ~0xffffull) | fx->fsw; /* FNSTSW AX */
-        else
+            return; /* a control instruction */
+        }
             compare(ip, st(ip, i), valid(ip, i), r == 5, true, 1); /* FUCOMIP, FCOMIP */
         break;
     }
-    note_ip(ip, in, 0);
+    note_ip(ip, in, 0, nowait);
 }
 
 /* Encodings this engine executes (others #UD at decode). */

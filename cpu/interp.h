@@ -91,14 +91,14 @@ struct interp {
     uint64_t next_rip;
     enum interp_stop stop;
     uint64_t insts; /* instructions retired */
-    /* Set by INT n / INT3 / INT1 just before they raise their vector: the
-     * opcode (0xcd, 0xcc, 0xf1), so a system part can deliver them as software
-     * events. The caller clears it before interp_run; 0 means a fault. */
-    uint8_t soft_int_opcode;
     /* Pending arithmetic flags (cpu/interp_priv.h, "Lazy arithmetic flags"). */
     uint64_t lazy_a, lazy_b, lazy_res;
     uint8_t lazy_op, lazy_size;
     bool align_check; /* #AC enabled: CPL 3, CR0.AM, RFLAGS.AC */
+    /* Set by INT n / INT3 / INT1 just before they raise their vector: the
+     * opcode (0xcd, 0xcc, 0xf1), so a system part can deliver them as software
+     * events. The caller clears it before interp_run; 0 means a fault. */
+    uint8_t soft_int_opcode;
     jmp_buf exc_jump;
     struct interp_tlb_entry tlb[INTERP_TLB_SIZE];
     struct interp_icache_entry *icache; /* INTERP_ICACHE_SIZE entries */

@@ -232,6 +232,22 @@ static int read_tss(struct bus *bus, const struct x86_state *s, uint32_t off, vo
     return lin_access(bus, s, s->tr.base + off, out, len, false, f);
 }
 
+/* Faults push RFLAGS with RF set, so the handler's IRET re-executes the
+ * instruction without re-triggering an instruction breakpoint (SDM Vol. 3A
+ * 18.3.1.1); traps, aborts and interrupts push it as it is. */
+static bool is_fault(const struct x86_event *ev)
+{
+    if (ev->source != EVENT_EXCEPTION)
+        return false;
+    switch (ev->vector) {
+    case X86_DE: case X86_BR: case X86_UD: case X86_NM: case X86_TS: case X86_NP:
+    case X86_SS: case X86_GP: case X86_PF: case X86_MF: case X86_AC: case X86_XM:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static int deliver_protected(struct bus *bus, struct x86_state *s, const struct x86_event *ev,
                              struct x86_fault *f)
 {
@@ -343,7 +359,11 @@ static int deliver_protected(struct bus *bus, struct x86_state *s, const struct 
             rc |= push(bus, s, &st, old_sp, w, f);
     }
     if (!rc)
-        rc |= push(bus, s, &st, s->rflags, w, f);
+        /* RF from an earlier IRET is not pushed: the interpreter does not
+         * clear RF after each instruction as the processor does (found by
+         * lockstep0: an INT3 frame after a #PF's IRET carried RF). */
+        rc |= push(bus, s, &st, (s->rflags & ~(uint64_t)X86_FLAG_RF) | (is_fault(ev) ? X86_FLAG_RF : 0),
+                   w, f);
     if (!rc)
         rc |= push(bus, s, &st, s->seg[S_CS].selector, w, f);
     if (!rc)

@@ -1,5 +1,6 @@
-/* The decoder against capstone: instruction length over random byte strings
- * (all three modes) and over real code (the .text of /bin/busybox and of
+/* The decoder against capstone: instruction length and memory-operand
+ * fields (base, index, scale, displacement, RIP-relative) over random byte
+ * strings (all three modes) and over real code (the .text of /bin/busybox and of
  * this test binary). Differences capstone gets wrong or the model hides are
  * listed in docs/interpreter.md and skipped here by rule, never by count.
  * DECODE_CASES sets the random count (the `long` test runs millions). */
@@ -53,6 +54,58 @@ static bool known_difference(const uint8_t *b, const struct decoded_insn *in, en
     return false;
 }
 
+/* Our register number for a capstone register, by name (64/32/16-bit
+ * names); -1 for none; -2 for RIP/EIP. */
+static int reg_number(csh cs, unsigned reg)
+{
+    static const char *const names[16][3] = {
+        {"rax", "eax", "ax"}, {"rcx", "ecx", "cx"}, {"rdx", "edx", "dx"}, {"rbx", "ebx", "bx"},
+        {"rsp", "esp", "sp"}, {"rbp", "ebp", "bp"}, {"rsi", "esi", "si"}, {"rdi", "edi", "di"},
+        {"r8", "r8d", "r8w"}, {"r9", "r9d", "r9w"}, {"r10", "r10d", "r10w"}, {"r11", "r11d", "r11w"},
+        {"r12", "r12d", "r12w"}, {"r13", "r13d", "r13w"}, {"r14", "r14d", "r14w"}, {"r15", "r15d", "r15w"},
+    };
+    if (reg == X86_REG_INVALID)
+        return -1;
+    const char *n = cs_reg_name(cs, reg);
+    if (!n)
+        return -3;
+    if (strcmp(n, "rip") == 0 || strcmp(n, "eip") == 0)
+        return -2;
+    for (int i = 0; i < 16; i++)
+        for (int k = 0; k < 3; k++)
+            if (strcmp(n, names[i][k]) == 0)
+                return i;
+    return -3;
+}
+
+/* The memory operand's fields against capstone's (when capstone reports
+ * exactly one memory operand). Returns 1 on a difference (printed). */
+static int compare_mem_fields(csh cs, const cs_insn *ci, const struct decoded_insn *in, enum x86_mode mode)
+{
+    const cs_x86 *x = &ci->detail->x86;
+    const cs_x86_op *mem = NULL;
+    int nmem = 0;
+    for (unsigned i = 0; i < x->op_count; i++)
+        if (x->operands[i].type == X86_OP_MEM) {
+            mem = &x->operands[i];
+            nmem++;
+        }
+    if (nmem != 1 || !in->has_modrm || in->mod == 3)
+        return 0;
+    int base = reg_number(cs, mem->mem.base), index = reg_number(cs, mem->mem.index);
+    int our_base = in->rip_relative ? -2 : in->base == X86_NO_REG ? -1 : in->base;
+    int our_index = in->index == X86_NO_REG ? -1 : in->index;
+    /* capstone reports a scale of 1 when there is no index */
+    int scale = 1 << in->scale;
+    bool ok = base == our_base && index == our_index && mem->mem.disp == in->disp &&
+              (our_index < 0 || mem->mem.scale == scale);
+    if (!ok)
+        fprintf(stderr, "mode %d: memory operand differs for %s %s: base %d/%d index %d/%d scale %d/%d disp %lld/%lld\n",
+                mode, ci->mnemonic, ci->op_str, our_base, base, our_index, index, scale, mem->mem.scale,
+                (long long)in->disp, (long long)mem->mem.disp);
+    return !ok;
+}
+
 static unsigned count_env(const char *name, unsigned dflt)
 {
     const char *v = getenv(name);
@@ -78,6 +131,8 @@ static int compare_one(csh cs, const uint8_t *b, size_t avail, enum x86_mode mod
             fprintf(stderr, "\n");
         }
     } else {
+        if (ci[0].size == in.len)
+            bad += compare_mem_fields(cs, &ci[0], &in, mode);
         if (ci[0].size != in.len && !known_difference(b, &in, mode)) {
             bad = 1;
             fprintf(stderr, "mode %d: length %u vs capstone %u (%s %s):", mode, in.len, ci[0].size,
@@ -99,6 +154,7 @@ START_TEST(random_bytes)
     for (int m = 0; m < 3; m++) {
         csh cs;
         ck_assert_int_eq(cs_open(CS_ARCH_X86, cmodes[m], &cs), CS_ERR_OK);
+        cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
         for (unsigned i = 0; i < cases / 3 && bad < 20; i++) {
             uint8_t b[16];
             uint64_t r1 = rng(), r2 = rng();
@@ -137,6 +193,7 @@ static int sweep_elf(const char *path, size_t *insns)
     int bad = 0;
     csh cs;
     ck_assert_int_eq(cs_open(CS_ARCH_X86, CS_MODE_64, &cs), CS_ERR_OK);
+    cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
     for (unsigned i = 0; i < eh->e_shnum; i++) {
         if (strcmp(names + sh[i].sh_name, ".text") != 0)
             continue;

@@ -103,7 +103,8 @@ START_TEST(test_long_mode_fault_from_user)
     ck_assert_uint_eq(get64(f + 0), 6);
     ck_assert_uint_eq(get64(f + 8), 0x400123);
     ck_assert_uint_eq(get64(f + 16), 0x1b);
-    ck_assert_uint_eq(get64(f + 24), X86_FLAG_FIXED | X86_FLAG_IF | X86_FLAG_CF);
+    /* A fault pushes RFLAGS with RF set. */
+    ck_assert_uint_eq(get64(f + 24), X86_FLAG_FIXED | X86_FLAG_IF | X86_FLAG_CF | X86_FLAG_RF);
     ck_assert_uint_eq(get64(f + 32), 0x7000);
     ck_assert_uint_eq(get64(f + 40), 0x23);
     /* IRETQ (after the handler pops the error code) returns to ring 3. */
@@ -127,6 +128,7 @@ START_TEST(test_long_mode_soft_int_ist_and_dpl)
     struct x86_event ev = {EVENT_SOFT_INT, 0x80, false, 0, 0};
     ck_assert_int_eq(x86_deliver_event(&sys->bus, &s, &ev), 0);
     ck_assert_uint_eq(s.gpr[R_RSP], 0xa000 - 40); /* IST aligned down to 16 */
+    ck_assert(!(get64(s.gpr[R_RSP] + 16) & X86_FLAG_RF)); /* INT n is not a fault */
     ck_assert(s.rflags & X86_FLAG_IF);            /* trap gate keeps IF */
     s = lm_user();
     struct x86_event bad = {EVENT_SOFT_INT, 0x81, false, 0, 0};
