@@ -16,7 +16,7 @@ set(switching_cases
   "every_phases phases mem=0 every 3000"
   "chain_ring3 ring3 mem=1 chain 40 80"
   "chain_engine_switch engine_switch mem=1 chain 50000 150000"
-  "chain_phases phases mem=1 chain 10000 20000"
+  "chain_phases phases mem=1 chain 5000 6000"
   "auto_phases phases mem=0 auto 8 1000 0 6")
 foreach(case ${switching_cases})
   separate_arguments(words UNIX_COMMAND "${case}")
