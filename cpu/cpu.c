@@ -105,8 +105,10 @@ static int load_engine_state(struct cpu *cpu)
 static int do_switch(struct cpu *cpu, const struct cpu_engine_ops *to)
 {
     const struct cpu_engine_ops *from = cpu->engine;
+    double t0 = host_seconds();
     if (cpu_sync_state(cpu) < 0)
         return -1;
+    double out_s = host_seconds() - t0;
     from->detach(cpu);
     cpu->engine_priv = NULL;
     cpu->engine = to;
@@ -120,12 +122,22 @@ static int do_switch(struct cpu *cpu, const struct cpu_engine_ops *to)
         err_set("%s: cannot attach engine '%s': %s", cpu->obj.path, to->name, why);
         return -1;
     }
+    double t1 = host_seconds();
     if (load_engine_state(cpu) < 0)
         return -1;
-    cpu->switches++;
-    DPRINTF(Cpu, &cpu->obj, "switched engine %s -> %s at rip %#" PRIx64, from->name, to->name,
-            cpu->state.rip);
+    uint64_t ns = (uint64_t)((out_s + host_seconds() - t1) * 1e9);
+    cpu_count_switch_ns(cpu, ns);
+    DPRINTF(Cpu, &cpu->obj, "switched engine %s -> %s at rip %#" PRIx64 " (state moved in %" PRIu64
+            " ns)", from->name, to->name, cpu->state.rip, ns);
     return 0;
+}
+
+void cpu_count_switch_ns(struct cpu *cpu, uint64_t ns)
+{
+    cpu->switches++;
+    cpu->switch_ns += ns;
+    if (ns > cpu->switch_ns_max)
+        cpu->switch_ns_max = ns;
 }
 
 int cpu_switch_engine(struct cpu *cpu, const char *engine)
@@ -427,6 +439,12 @@ static int cpu_init(struct sim_object *o)
     stats_add_counter(o, "engineFallbacks", &cpu->fallbacks, "count",
                       "Times the attached engine handed the CPU to the fallback engine");
     stats_add_counter(o, "engineSwitches", &cpu->switches, "count", "Engine switches");
+    stats_add_counter(o, "engineSwitchTime", &cpu->switch_ns, "ns",
+                      "Host time engine switches spent moving the state out and in");
+    stats_add_counter(o, "engineSwitchTimeMax", &cpu->switch_ns_max, "ns",
+                      "Longest state transfer of one engine switch");
+    stats_add_ratio(o, "engineSwitchTimeAvg", &cpu->switch_ns, &cpu->switches, "ns/switch",
+                    "Mean state-transfer time of an engine switch");
     sim_add_inst_counter(o->sim, &cpu->insts);
     return 0;
 }
@@ -470,6 +488,9 @@ static void cpu_serialize(struct sim_object *o, struct ser_node *n)
     SER_PUT(n, cpu, sleeping);
     SER_PUT(n, cpu, sleep_start);
     SER_PUT_ARRAY(n, cpu, engine_counters);
+    SER_PUT(n, cpu, switch_ns);
+    SER_PUT(n, cpu, switch_ns_max);
+    SER_PUT_ARRAY(n, cpu, auto_counters);
     ser_put_event(n, "run_event", &cpu->run_event);
 }
 
@@ -490,6 +511,12 @@ static int cpu_unserialize(struct sim_object *o, struct ser_node *n)
         SER_GET(n, cpu, sleeping) < 0 || SER_GET(n, cpu, sleep_start) < 0 ||
         SER_GET_ARRAY(n, cpu, engine_counters) < 0)
         return -1;
+    /* Switch and auto-engine statistics came later: checkpoints without
+     * them restore with zeros. */
+    if (ser_find_prop(n, "switch_ns") &&
+        (SER_GET(n, cpu, switch_ns) < 0 || SER_GET(n, cpu, switch_ns_max) < 0 ||
+         SER_GET_ARRAY(n, cpu, auto_counters) < 0))
+        return -1;
     return ser_get_event(n, "run_event", &cpu->run_event, &o->sim->eq);
 }
 
@@ -502,7 +529,10 @@ static void cpu_reset_stats(struct sim_object *o)
     cpu->halted_ticks = 0;
     cpu->fallbacks = 0;
     cpu->switches = 0;
+    cpu->switch_ns = 0;
+    cpu->switch_ns_max = 0;
     memset(cpu->engine_counters, 0, sizeof(cpu->engine_counters));
+    memset(cpu->auto_counters, 0, sizeof(cpu->auto_counters));
     if (cpu->sleeping)
         cpu->sleep_start = sim_now(o->sim);
 }
@@ -530,7 +560,7 @@ static const struct param_desc cpu_params[] = {
                 "cannot execute one (KVM emulation failures)"),
     /* Named "engine" in configs; the field is engine_name. */
     {"engine", PARAM_STRING, PARAM_FIELD_(struct cpu, engine_name), "kvm", 1, 0, NULL, NULL, "",
-     "Execution engine at start: a registered engine name (kvm, interp)"},
+     "Execution engine at start: a registered engine name (kvm, interp, auto)"},
     PARAM_END,
 };
 

@@ -36,6 +36,7 @@ enum cpu_stop {
 /* Room for statistics counters an engine keeps on a CPU (see
  * cpu.engine_counters). */
 #define CPU_ENGINE_COUNTERS 24
+#define CPU_AUTO_COUNTERS 8
 
 struct cpu_engine_ops {
     const char *name; /* "kvm", "interp" */
@@ -49,6 +50,10 @@ struct cpu_engine_ops {
      * engine's time rule says it got to (<= until unless it must overrun). */
     enum cpu_stop (*run)(struct cpu *cpu, tick_t until, tick_t *reached);
     void (*detach)(struct cpu *cpu);
+    /* Optional: the current privilege level of the live state, cheaper than
+     * state_out (the auto engine samples it after every batch); -1 after
+     * err_set. NULL: callers use state_out and cpu->state. */
+    int (*cpl)(struct cpu *cpu);
 };
 
 /* Engines register by name; the CPU's `engine` parameter picks one. */
@@ -90,6 +95,12 @@ struct cpu {
     void *fallback_priv;
     uint64_t fallbacks;  /* hand-overs to the fallback engine */
     uint64_t switches;   /* engine switches (cpu_switch_engine) */
+    /* Host time the switches spent moving the state (state out of one engine
+     * plus state in to the other; attach and detach not included). */
+    uint64_t switch_ns, switch_ns_max;
+    /* Statistics of the auto engine (cpu/engine_auto.c), here for the same
+     * reason as engine_counters. */
+    uint64_t auto_counters[CPU_AUTO_COUNTERS];
 
     uint64_t insts;      /* instructions retired (all engines) */
     uint64_t cycles;
@@ -108,6 +119,8 @@ void cpu_set_state(struct cpu *cpu, const struct x86_state *st);
 /* Detaches the current engine and attaches another, carrying the state.
  * 0 or -1 (err_set). */
 int cpu_switch_engine(struct cpu *cpu, const char *engine);
+/* Adds one engine switch's state-transfer time (host ns) to the stats. */
+void cpu_count_switch_ns(struct cpu *cpu, uint64_t ns);
 /* Called by the LAPIC (through cpu_intr.notify) when an interrupt became
  * deliverable: wakes a halted CPU now. */
 void cpu_notify_interrupt(void *cpu);

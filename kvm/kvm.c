@@ -799,6 +799,22 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
     return result;
 }
 
+/* CPL without a full state_out (the auto engine samples it after each
+ * batch): SS.DPL, which KVM keeps equal to CPL in every mode (0 in real
+ * mode, 3 in virtual-8086 mode). */
+static int kvm_cpl(struct cpu *cpu)
+{
+    struct kvm_vcpu *v = kvm_vcpu_of(cpu);
+    if (kvm_complete_exit(v) < 0)
+        return -1;
+    struct kvm_sregs sr;
+    if (ioctl(v->fd, KVM_GET_SREGS, &sr) < 0) {
+        err_set("KVM_GET_SREGS failed: %s", strerror(errno));
+        return -1;
+    }
+    return sr.ss.dpl;
+}
+
 static const struct cpu_engine_ops kvm_engine = {
     .name = "kvm",
     .attach = kvm_attach,
@@ -806,6 +822,7 @@ static const struct cpu_engine_ops kvm_engine = {
     .state_out = kvm_state_out,
     .run = kvm_run_engine,
     .detach = kvm_detach,
+    .cpl = kvm_cpl,
 };
 
 __attribute__((constructor)) static void kvm_engine_register(void)

@@ -25,7 +25,7 @@ static enum cpu_stop inert_run(struct cpu *cpu, tick_t until, tick_t *reached)
 }
 static void inert_detach(struct cpu *cpu) { (void)cpu; }
 static const struct cpu_engine_ops inert_engine = {"inert", inert_attach, inert_state,
-                                                   inert_state, inert_run, inert_detach};
+                                                   inert_state, inert_run, inert_detach, NULL};
 __attribute__((constructor)) static void register_inert_engine(void)
 {
     cpu_engine_register(&inert_engine);

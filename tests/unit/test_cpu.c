@@ -88,9 +88,9 @@ static void fake_detach(struct cpu *cpu)
 }
 
 static const struct cpu_engine_ops engine_a = {"test-a", fake_attach, fake_state_in,
-                                               fake_state_out, fake_run, fake_detach};
+                                               fake_state_out, fake_run, fake_detach, NULL};
 static const struct cpu_engine_ops engine_b = {"test-b", fake_attach, fake_state_in,
-                                               fake_state_out, fake_run, fake_detach};
+                                               fake_state_out, fake_run, fake_detach, NULL};
 
 __attribute__((constructor)) static void register_engines(void)
 {
