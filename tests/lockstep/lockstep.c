@@ -688,15 +688,35 @@ static int run_bench(unsigned reps)
     return 0;
 }
 
+/* Only the native side of the benchmark, timing `reps` runs of every
+ * workload; bench/interp-user runs this under qemu-x86_64 (QEMU's user-mode
+ * TCG) to time the same code on QEMU. Prints the total seconds. */
+static int run_bench_native(unsigned reps)
+{
+    double total = 0;
+    for (const struct ls_workload *w = ls_workloads; w->name; w++) {
+        volatile uint64_t sink = 0;
+        double t0 = now_seconds();
+        for (unsigned r = 0; r < reps; r++)
+            sink = w->fn(w->arg);
+        (void)sink;
+        total += now_seconds() - t0;
+    }
+    printf("native-seconds %.6f\n", total);
+    return 0;
+}
+
 static int run(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "bench-native") == 0)
+        return run_bench_native(argc >= 3 ? (unsigned)strtoul(argv[2], NULL, 0) : 20);
     if (argc >= 2 && strcmp(argv[1], "bench") == 0)
         return run_bench(argc >= 3 ? (unsigned)strtoul(argv[2], NULL, 0) : 20);
     if (argc >= 5 && strcmp(argv[1], "gen") == 0)
         return run_generated(argv[2], strtoul(argv[3], NULL, 0), strtoul(argv[4], NULL, 0));
     if (argc >= 2 && strcmp(argv[1], "work") == 0)
         return run_workloads(argc >= 3 ? argv[2] : NULL);
-    fprintf(stderr, "usage: %s gen GROUP COUNT SEED | work [NAME] | bench [REPS]\ngroups:", argv[0]);
+    fprintf(stderr, "usage: %s gen GROUP COUNT SEED | work [NAME] | bench [REPS] | bench-native [REPS]\ngroups:", argv[0]);
     for (const char *const *g = ls_groups; *g; g++)
         fprintf(stderr, " %s", *g);
     fprintf(stderr, "\n");
