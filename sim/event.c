@@ -10,7 +10,7 @@ void event_init(struct event *ev, const char *name, int priority, event_fn fn, v
     ev->when = 0;
     ev->priority = priority;
     ev->seq = 0;
-    ev->heap_index = SIZE_MAX;
+    ev->heap_pos = 0;
     ev->fn = fn;
     ev->arg = arg;
     ev->name = name;
@@ -28,7 +28,7 @@ void eq_init(struct event_queue *q)
 void eq_destroy(struct event_queue *q)
 {
     for (size_t i = 0; i < q->count; i++)
-        q->heap[i]->heap_index = SIZE_MAX;
+        q->heap[i]->heap_pos = 0;
     free(q->heap);
     eq_init(q);
 }
@@ -45,7 +45,7 @@ static bool before(const struct event *a, const struct event *b)
 static void place(struct event_queue *q, size_t i, struct event *ev)
 {
     q->heap[i] = ev;
-    ev->heap_index = i;
+    ev->heap_pos = i + 1;
 }
 
 static void sift_up(struct event_queue *q, size_t i)
@@ -98,7 +98,7 @@ void eq_schedule_seq(struct event_queue *q, struct event *ev, tick_t when, uint6
     if (seq >= q->next_seq)
         q->next_seq = seq + 1;
     place(q, q->count++, ev);
-    sift_up(q, ev->heap_index);
+    sift_up(q, ev->heap_pos - 1);
 }
 
 void eq_schedule(struct event_queue *q, struct event *ev, tick_t when)
@@ -110,15 +110,15 @@ void eq_deschedule(struct event_queue *q, struct event *ev)
 {
     if (!event_scheduled(ev))
         return;
-    size_t i = ev->heap_index;
-    ev->heap_index = SIZE_MAX;
+    size_t i = ev->heap_pos - 1;
+    ev->heap_pos = 0;
     q->count--;
     if (i == q->count)
         return;
     struct event *moved = q->heap[q->count];
     place(q, i, moved);
     sift_up(q, i);
-    sift_down(q, moved->heap_index);
+    sift_down(q, moved->heap_pos - 1);
 }
 
 void eq_reschedule(struct event_queue *q, struct event *ev, tick_t when)
@@ -132,7 +132,7 @@ bool eq_service_one(struct event_queue *q)
     if (q->count == 0)
         return false;
     struct event *ev = q->heap[0];
-    ev->heap_index = SIZE_MAX;
+    ev->heap_pos = 0;
     q->count--;
     if (q->count) {
         place(q, 0, q->heap[q->count]);

@@ -28,7 +28,9 @@ struct event {
     tick_t when;
     int priority;
     uint64_t seq;
-    size_t heap_index; /* SIZE_MAX when not scheduled */
+    /* 1 + the event's heap slot, 0 when not scheduled: a zeroed event
+     * (one whose owner never got to event_init) is safely unscheduled. */
+    size_t heap_pos;
     event_fn fn;
     void *arg;
     const char *name;
@@ -45,7 +47,7 @@ struct event_queue {
 void event_init(struct event *ev, const char *name, int priority, event_fn fn, void *arg);
 static inline bool event_scheduled(const struct event *ev)
 {
-    return ev->heap_index != SIZE_MAX;
+    return ev->heap_pos != 0;
 }
 
 void eq_init(struct event_queue *q);

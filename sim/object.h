@@ -13,7 +13,9 @@
  *      allocate, register stats, map into the bus)
  *   -> startup (creation order; schedule first events)
  *   -> run ... drain -> serialize / unserialize -> destroy (reverse order,
- *      only for objects whose init succeeded).
+ *      for every object init was called on, also when it failed: destroy
+ *      must cope with a partly initialised object, the struct starts zeroed
+ *      and a zeroed struct event counts as unscheduled).
  */
 #ifndef TANDEM_SIM_OBJECT_H
 #define TANDEM_SIM_OBJECT_H
@@ -101,7 +103,7 @@ struct sim_object {
     struct sim_object *parent;
     struct simulation *sim;
     size_t index; /* creation order */
-    bool initialized; /* init succeeded: destroy runs only then */
+    bool init_called; /* destroy runs only for objects init was called on */
 };
 
 void sim_type_register(struct sim_type *t);

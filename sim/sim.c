@@ -44,7 +44,7 @@ void sim_destroy(struct simulation *sim)
     eq_deschedule(&sim->eq, &sim->periodic_stats_event);
     for (size_t i = sim->nobjects; i-- > 0;) {
         struct sim_object *o = sim->objects[i];
-        if (o->initialized && o->type->ops.destroy)
+        if (o->init_called && o->type->ops.destroy)
             o->type->ops.destroy(o);
     }
     eq_destroy(&sim->eq);
@@ -216,11 +216,12 @@ int sim_instantiate(struct simulation *sim)
     sim->instantiated = true;
     for (size_t i = 0; i < sim->nobjects; i++) {
         struct sim_object *o = sim->objects[i];
+        /* destroy also runs after a failed init: it frees what init got to. */
+        o->init_called = true;
         if (o->type->ops.init && o->type->ops.init(o) < 0) {
             err_set("%s (%s): %s", o->path, o->type->name, err_get());
             return -1;
         }
-        o->initialized = true;
     }
     for (size_t i = 0; i < sim->nobjects; i++) {
         struct sim_object *o = sim->objects[i];
