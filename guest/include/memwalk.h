@@ -40,6 +40,8 @@ static inline void memwalk_init(struct memwalk_node *nodes)
  * (MEMWALK_NODES when the cycle is whole) is stored in *lap. */
 static inline uint64_t memwalk_round(struct memwalk_node *nodes, uint32_t *lap)
 {
+    /* Every round reads memory again: no compiler may fold rounds away. */
+    __asm__ __volatile__("" : : : "memory");
     uint64_t sum = 0;
     uint32_t i = 0, steps = 0;
     do {
