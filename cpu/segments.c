@@ -359,7 +359,11 @@ static int deliver_protected(struct bus *bus, struct x86_state *s, const struct 
             rc |= push(bus, s, &st, old_sp, w, f);
     }
     if (!rc)
-        rc |= push(bus, s, &st, s->rflags | (is_fault(ev) ? X86_FLAG_RF : 0), w, f);
+        /* RF from an earlier IRET is not pushed: the interpreter does not
+         * clear RF after each instruction as the processor does (found by
+         * lockstep0: an INT3 frame after a #PF's IRET carried RF). */
+        rc |= push(bus, s, &st, (s->rflags & ~(uint64_t)X86_FLAG_RF) | (is_fault(ev) ? X86_FLAG_RF : 0),
+                   w, f);
     if (!rc)
         rc |= push(bus, s, &st, s->seg[S_CS].selector, w, f);
     if (!rc)

@@ -417,19 +417,11 @@ int kvm_state_in(struct cpu *cpu)
     if (xcr0_in(v, st) < 0 || fpu_in(v, st) < 0 || msrs_in(v, st) < 0 || debugregs_in(v, st) < 0 ||
         events_in(v, st) < 0)
         return -1;
+    if (kvm_set_guest_tsc(cpu, v, cpu_tsc_at(cpu, sim_now(cpu->obj.sim))) < 0)
+        return -1;
     v->halted = st->run_state == X86_HALTED;
     v->guest_if = (st->rflags & X86_FLAG_IF) != 0;
-    /* A KVM_RUN that exits at once refreshes kvm_run's if_flag and
-     * ready_for_interrupt_injection for the new state: without it a fresh
-     * vCPU reads 0 there, and an interrupt that should be taken before the
-     * first instruction waits for a window exit instead. KVM_RUN loads CR8
-     * from kvm_run (userspace irqchip), so it must carry the state's. It
-     * comes before the TSC is set: a first KVM_RUN can take a while. */
-    v->run->cr8 = st->cr8;
-    v->completion_pending = true;
-    if (kvm_complete_exit(v) < 0)
-        return -1;
-    return kvm_set_guest_tsc(cpu, v, cpu_tsc_at(cpu, sim_now(cpu->obj.sim)));
+    return 0;
 }
 
 int kvm_state_out(struct cpu *cpu)

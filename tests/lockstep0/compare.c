@@ -175,9 +175,13 @@ unsigned state_compare(const struct x86_state *k, const struct x86_state *i, uin
     add(d, "fcw", k->fx.fcw, i->fx.fcw);
     add(d, "fsw", k->fx.fsw, i->fx.fsw);
     add(d, "ftw", k->fx.ftw, i->fx.ftw);
-    add(d, "fop", k->fx.fop, i->fx.fop);
-    add(d, "fip", k->fx.fip, i->fx.fip);
-    add(d, "fdp", k->fx.fdp, i->fx.fdp);
+    /* AMD saves FOP/FIP/FDP (FXSAVE/XSAVE, hence KVM's view) only while an
+     * unmasked x87 exception is pending (FSW.ES); otherwise they read 0. */
+    if ((k->fx.fsw | i->fx.fsw) & 0x80) {
+        add(d, "fop", k->fx.fop, i->fx.fop);
+        add(d, "fip", k->fx.fip, i->fx.fip);
+        add(d, "fdp", k->fx.fdp, i->fx.fdp);
+    }
     add(d, "mxcsr", k->fx.mxcsr, i->fx.mxcsr);
     for (int r = 0; r < 8; r++) {
         snprintf(f, sizeof(f), "st%d.mant", r);
