@@ -54,7 +54,8 @@ enum {
     ISTAT_HALTS,
     /* Per privilege: CPL 3 (user) and CPL 0-2 (kernel). A batch is charged
      * to the CPL it starts at; CPL changes only at system instructions,
-     * exceptions and interrupts, which end a batch. */
+     * exceptions and interrupts, which end a batch (a system instruction is
+     * charged to the CPL before it). */
     ISTAT_INSTS_USER,
     ISTAT_INSTS_KERNEL,
     ISTAT_CYCLES_USER,
@@ -68,8 +69,21 @@ static struct sys_engine *engine_of(struct cpu *cpu)
     return cpu->engine_priv;
 }
 
+/* Adds what retired since the last call to the CPU's counters. */
+static void count_retired(struct sys_engine *e)
+{
+    uint64_t insts = e->ip.insts - e->insts_counted, cycles = engine_cycles(e) - e->cycles_counted;
+    uint64_t *c = e->cpu->engine_counters;
+    e->cpu->insts += insts;
+    c[e->batch_user ? ISTAT_INSTS_USER : ISTAT_INSTS_KERNEL] += insts;
+    c[e->batch_user ? ISTAT_CYCLES_USER : ISTAT_CYCLES_KERNEL] += cycles;
+    e->insts_counted = e->ip.insts;
+    e->cycles_counted = engine_cycles(e);
+}
+
 tick_t sys_engine_sync_time(struct sys_engine *e)
 {
+    count_retired(e);
     tick_t t = e->batch_tick + cycles_to_ticks(&e->cpu->clock, engine_cycles(e) - e->batch_cycles);
     cpu_advance_time(e->cpu, t);
     return t;
@@ -326,7 +340,6 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
     struct simulation *sim = cpu->obj.sim;
     struct x86_state *s = &cpu->state;
     tick_t now = sim_now(sim);
-    uint64_t insts_start = e->ip.insts;
     enum cpu_stop result = CPU_STOP_BUDGET;
     *reached = now;
 
@@ -373,7 +386,7 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
         e->batch_insts = e->ip.insts;
         e->batch_cycles = engine_cycles(e);
         e->ip.cycle_limit = e->ip.cycles + count;
-        bool user = x86_cpl(s) == 3;
+        e->batch_user = x86_cpl(s) == 3;
         e->ip.soft_int_opcode = 0;
         enum interp_stop stop = interp_run(&e->ip, count);
         if (stop == INTERP_STOP_UNSUPPORTED) {
@@ -405,8 +418,7 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
         }
         uint64_t done = e->ip.insts - e->batch_insts;
         uint64_t spent = engine_cycles(e) - e->batch_cycles;
-        cpu->engine_counters[user ? ISTAT_INSTS_USER : ISTAT_INSTS_KERNEL] += done;
-        cpu->engine_counters[user ? ISTAT_CYCLES_USER : ISTAT_CYCLES_KERNEL] += spent;
+        count_retired(e);
         if (shadow && done)
             s->ev.interrupt_shadow = 0;
         if (step && completed && result == CPU_STOP_BUDGET) {
@@ -431,7 +443,6 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
         interp_state_changed(&e->ip);
         e->state_changed = false;
     }
-    cpu->insts += e->ip.insts - insts_start;
     *reached = now;
     return result;
 }

@@ -26,6 +26,12 @@ struct sys_engine {
     tick_t batch_tick;
     uint64_t batch_insts;
     uint64_t batch_cycles; /* engine_cycles() at the batch start */
+    /* Retired instructions and cycles already added to the CPU's counters
+     * (cpu->insts, the per-CPL counters), and the CPL of the running batch:
+     * brought up to date at every device access too, so a stats reset
+     * (ROI_BEGIN) mid-batch splits the count exactly. */
+    uint64_t insts_counted, cycles_counted;
+    bool batch_user;
     /* Set by a system instruction that changed CS, CR0/CR3/CR4, EFER or the
      * page tables' meaning: the engine refreshes the decode mode and drops
      * the soft TLB before the next instruction. */
