@@ -121,9 +121,10 @@ static uint8_t map0f_class(const struct decoded_insn *in, uint8_t *bkind)
 
 void x86_classify(struct decoded_insn *in)
 {
+    _Static_assert(IC_NCLASSES <= 32 && BRANCH_RET + 1 < 8, "decoded_insn.iclass/bkind too narrow");
     uint8_t bkind = 0;
-    in->iclass = in->map == MAP_1B ? map1_class(in, &bkind)
-               : in->map == MAP_0F ? map0f_class(in, &bkind)
-                                   : IC_SSE; /* 0F38/0F3A: SSSE3/SSE4 */
-    in->bkind = bkind;
+    in->iclass = (in->map == MAP_1B ? map1_class(in, &bkind)
+                : in->map == MAP_0F ? map0f_class(in, &bkind)
+                                    : IC_SSE) & 31; /* 0F38/0F3A: SSSE3/SSE4 */
+    in->bkind = bkind & 7;
 }

@@ -285,7 +285,8 @@ static const struct decoded_insn *decode_crossing(struct interp *ip, uint64_t la
 
 /* The decoded instruction at RIP: from the cache when its bytes still
  * match memory, else decoded now. */
-static const struct decoded_insn *fetch(struct interp *ip, struct decoded_insn *scratch)
+static inline __attribute__((always_inline)) const struct decoded_insn *fetch(struct interp *ip,
+                                                                           struct decoded_insn *scratch)
 {
     uint64_t rip = ip->s->rip;
     uint64_t la = ip->mode == X86_MODE_64 ? rip : addr_trunc(rip, 4) + ip->s->seg[S_CS].base;
@@ -335,7 +336,7 @@ void interp_timing_data(struct interp *ip, uint64_t la, unsigned size, bool writ
  * physical address), the class's base cost, the data accesses (charged by
  * mem_read/mem_write) and the branch outcome of every retired instruction.
  * An instruction that faults is charged its fetch only. */
-static void run_timed(struct interp *ip, uint64_t target)
+static __attribute__((noinline)) void run_timed(struct interp *ip, uint64_t target)
 {
     struct x86_state *s = ip->s;
     struct timing_model *t = ip->timing;
