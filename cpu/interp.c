@@ -332,6 +332,20 @@ void interp_timing_data(struct interp *ip, uint64_t la, unsigned size, bool writ
                                  (enum tlb_page_size)p->page_size);
 }
 
+/* A REP string instruction retires once per chunk of iterations (cpu/
+ * exec_str.c) but costs its base cycles per iteration: the iterations after
+ * the first, from how far RCX (at the address size) moved. */
+static uint64_t string_extra_iterations(struct interp *ip, const struct decoded_insn *in, uint64_t rcx_before)
+{
+    uint64_t mask = size_mask(in->addrsize);
+    uint64_t iterations = ((rcx_before & mask) - (ip->s->gpr[R_RCX] & mask)) & mask;
+    if (iterations <= 1)
+        return 0;
+    uint64_t extra = (iterations - 1) * ip->timing->cost[IC_STRING];
+    ip->timing->cpi.base += extra;
+    return extra;
+}
+
 /* interp_run's loop with cycle accounting: the fetch (ITLB, L1I at the
  * physical address), the class's base cost, the data accesses (charged by
  * mem_read/mem_write) and the branch outcome of every retired instruction.
@@ -351,8 +365,11 @@ static __attribute__((noinline)) void run_timed(struct interp *ip, uint64_t targ
         uint64_t fallthrough =
             ip->mode == X86_MODE_64 ? next : ip->mode == X86_MODE_32 ? (uint32_t)next : (uint16_t)next;
         ip->next_rip = fallthrough;
+        uint64_t rcx = s->gpr[R_RCX];
         in->exec(ip, in);
         ip->cycles += timing_inst(t, (enum inst_class)in->iclass);
+        if (UNLIKELY(in->iclass == IC_STRING && in->rep))
+            ip->cycles += string_extra_iterations(ip, in, rcx);
         if (in->bkind)
             ip->cycles += timing_branch(t, rip, fallthrough, ip->next_rip != fallthrough, ip->next_rip,
                                         (enum branch_kind)(in->bkind - 1));
