@@ -335,7 +335,7 @@ void interp_timing_data(struct interp *ip, uint64_t la, unsigned size, bool writ
 /* A REP string instruction retires once per chunk of iterations (cpu/
  * exec_str.c) but costs its base cycles per iteration: the iterations after
  * the first, from how far RCX (at the address size) moved. */
-static uint64_t string_extra_iterations(struct interp *ip, const struct decoded_insn *in, uint64_t rcx_before)
+static uint64_t rep_iteration_cycles(struct interp *ip, const struct decoded_insn *in, uint64_t rcx_before)
 {
     uint64_t mask = size_mask(in->addrsize);
     uint64_t iterations = ((rcx_before & mask) - (ip->s->gpr[R_RCX] & mask)) & mask;
@@ -369,7 +369,7 @@ static __attribute__((noinline)) void run_timed(struct interp *ip, uint64_t targ
         in->exec(ip, in);
         ip->cycles += timing_inst(t, (enum inst_class)in->iclass);
         if (UNLIKELY(in->iclass == IC_STRING && in->rep))
-            ip->cycles += string_extra_iterations(ip, in, rcx);
+            ip->cycles += rep_iteration_cycles(ip, in, rcx);
         if (in->bkind)
             ip->cycles += timing_branch(t, rip, fallthrough, ip->next_rip != fallthrough, ip->next_rip,
                                         (enum branch_kind)(in->bkind - 1));
