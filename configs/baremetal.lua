@@ -1,5 +1,6 @@
 -- Runs one bare-metal test program (tandem ELF boot protocol, docs/boot.md):
 --   tandem run configs/baremetal.lua -- program=build/guest/hello.elf [engine=kvm|interp]
+-- Cycle accounting (interp): timing=1 [l1d=64K l1i= l2= l3=] (configs/timing.lua).
 -- Engine switching: switch_every_ns=N alternates the CPU between `engine`
 -- and switch_to (default: the other engine) every N ns of simulated time
 -- (with the interpreter, N ns is 2N instructions at the default 2 GHz).
@@ -7,7 +8,8 @@ local machine = require("machine")
 local program = machine.arg("program")
 if not program then error("baremetal.lua needs program=PATH.elf") end
 local engine = machine.arg("engine", "kvm")
-local system, cpu0 = machine.pc{engine = engine, mem_size = machine.arg("mem", "128M")}
+local system, cpu0 = machine.pc{engine = engine, mem_size = machine.arg("mem", "128M"),
+                                timing = require("timing").from_args(machine.arg)}
 tandem.new("ElfLoader", {name = "loader", parent = system, kernel = program})
 local seconds = tonumber(machine.arg("seconds", "10"))
 local every = tonumber(machine.arg("switch_every_ns", "0"))

@@ -1,6 +1,8 @@
 -- Builders for tandem's standard PC, shared by every run script:
 --   local machine = require("machine")
 --   local system, cpu = machine.pc{engine = "kvm", mem_size = "512M"}
+-- timing = true (or a table of configs/timing.lua options) gives the CPU a
+-- cycle-accounting hierarchy (used by the interpreter engine).
 -- Every device lives at the address, port and GSI of mem/pc_layout.h.
 local M = {}
 
@@ -25,7 +27,11 @@ function M.pc(opts)
   tandem.new("DebugExit", {name = "debug_exit", parent = system})
   tandem.new("AcpiTables", {name = "acpi", parent = system})
   tandem.new("AcpiPM", {name = "acpi_pm", parent = system})
-  local cpu = tandem.new("CPU", {name = "cpu0", parent = system, engine = opts.engine or "kvm"})
+  local cpu_params = {name = "cpu0", parent = system, engine = opts.engine or "kvm"}
+  if opts.timing then
+    cpu_params.timing = require("timing").model(system, opts.timing == true and {} or opts.timing)
+  end
+  local cpu = tandem.new("CPU", cpu_params)
   return system, cpu
 end
 

@@ -1,14 +1,16 @@
 -- The standard tandem PC booting Debian's kernel with the busybox initramfs
 -- (scripts/fetch-guest and guest/mkinitramfs provide them):
 --   tandem run configs/pc.lua [-- engine=interp|kvm kernel=PATH initrd=PATH
---                                 cmdline="..." mem=512M seconds=N]
+--                                 cmdline="..." mem=512M seconds=N
+--                                 timing=1 [l1d=64K ...]]   (cycle accounting, configs/timing.lua)
 local machine = require("machine")
 local src = tandem.source_dir
 -- The interpreter is the default: on this host's kvm_pvm ring 0 is emulated
 -- slowly (docs/kvm.md), and the interpreter boots the kernel in about a
 -- minute.
 local system = machine.pc{engine = machine.arg("engine", "interp"),
-                          mem_size = machine.arg("mem", "512M")}
+                          mem_size = machine.arg("mem", "512M"),
+                          timing = require("timing").from_args(machine.arg)}
 tandem.new("LinuxLoader", {
   name = "linux", parent = system,
   kernel = machine.arg("kernel", src .. "/cache/vmlinuz"),

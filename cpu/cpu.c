@@ -558,6 +558,9 @@ static const struct param_desc cpu_params[] = {
     PARAM_UINT_(struct cpu, fallback_insts, "32", 1, 1000000, "",
                 "Instructions the fallback engine (interp) runs each time the attached engine "
                 "cannot execute one (KVM emulation failures)"),
+    PARAM_OBJECT_(struct cpu, timing, "TimingModel",
+                  "Cycle accounting for the interpreter engine: a TimingModel (caches, TLBs, "
+                  "branch predictor); empty: one cycle per instruction"),
     /* Named "engine" in configs; the field is engine_name. */
     {"engine", PARAM_STRING, PARAM_FIELD_(struct cpu, engine_name), "kvm", 1, 0, NULL, NULL, "",
      "Execution engine at start: a registered engine name (kvm, interp, auto)"},

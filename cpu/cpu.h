@@ -67,6 +67,8 @@ struct cpu {
     uint64_t clock_hz;
     char *engine_name;
     uint32_t fallback_insts; /* instructions per hand-over to the fallback engine */
+    struct sim_object *timing; /* a TimingModel: the interpreter charges cycles through it
+                                  (docs/timing.md); NULL: one cycle per instruction */
 
     struct clock_domain clock;
     struct system *system;

@@ -58,6 +58,12 @@ struct decoded_insn {
     uint8_t rip_relative;
     uint8_t has_modrm;
     uint8_t mode; /* enum x86_mode decoded in */
+    /* Timing (cpu/inst_class.c, set with the handler): the instruction
+     * class (enum inst_class, cpu/timing.h) and, for branches, 1 + enum
+     * branch_kind (0: not a predicted branch). One byte, the struct's
+     * padding: the decoded-instruction cache keeps its size. */
+    uint8_t iclass : 5;
+    uint8_t bkind : 3;
 };
 
 /* Decodes one instruction from `bytes` (up to `avail` of them are valid).

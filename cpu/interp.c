@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/inst_class.h"
 #include "cpu/interp_priv.h"
+#include "cpu/timing.h"
 #include "sim/object.h"
 
 x86_exec_fn interp_map1[256];
@@ -55,6 +57,7 @@ bool interp_select(struct decoded_insn *in)
     if (fn && in->map == MAP_1B && in->opcode >= 0xd8 && in->opcode <= 0xdf && !exec_x87_valid(in))
         fn = NULL;
     in->exec = fn;
+    x86_classify(in);
     return fn != NULL;
 }
 
@@ -146,6 +149,8 @@ static struct interp_tlb_entry *tlb_fill(struct interp *ip, uint64_t la, unsigne
         interp_raise(ip, X86_GP, true, 0);
     uint64_t page = la & ~0xfffull;
     struct interp_fault f = {0};
+    ip->fill_paddr = page;
+    ip->fill_page_size = TLB_PAGE_4K;
     uint8_t *h = ip->mem.translate(ip->mem.opaque, page, access, &f);
     if (!h && f.vector == INTERP_FAULT_MMIO && ip->mmio.read) {
         if (access & ACC_EXEC)
@@ -157,8 +162,11 @@ static struct interp_tlb_entry *tlb_fill(struct interp *ip, uint64_t la, unsigne
             f.address = la; /* CR2 is the faulting byte, not its page */
         raise_fault(ip, &f);
     }
-    struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
+    unsigned idx = (la >> 12) & (INTERP_TLB_SIZE - 1);
+    struct interp_tlb_entry *e = &ip->tlb[idx];
     uintptr_t addend = (uintptr_t)h - (uintptr_t)page;
+    ip->tlb_phys[idx].addend = ip->fill_paddr - page;
+    ip->tlb_phys[idx].page_size = ip->fill_page_size;
     if (e->addend != addend || (e->read_page != page && e->write_page != page && e->exec_page != page))
         e->read_page = e->write_page = e->exec_page = 1;
     e->addend = addend;
@@ -277,7 +285,8 @@ static const struct decoded_insn *decode_crossing(struct interp *ip, uint64_t la
 
 /* The decoded instruction at RIP: from the cache when its bytes still
  * match memory, else decoded now. */
-static const struct decoded_insn *fetch(struct interp *ip, struct decoded_insn *scratch)
+static inline __attribute__((always_inline)) const struct decoded_insn *fetch(struct interp *ip,
+                                                                           struct decoded_insn *scratch)
 {
     uint64_t rip = ip->s->rip;
     uint64_t la = ip->mode == X86_MODE_64 ? rip : addr_trunc(rip, 4) + ip->s->seg[S_CS].base;
@@ -311,6 +320,64 @@ static const struct decoded_insn *fetch(struct interp *ip, struct decoded_insn *
     return &c->in;
 }
 
+void interp_timing_data(struct interp *ip, uint64_t la, unsigned size, bool write)
+{
+    unsigned idx = (la >> 12) & (INTERP_TLB_SIZE - 1);
+    const struct interp_tlb_entry *e = &ip->tlb[idx];
+    uint64_t page = la & ~0xfffull;
+    if (e->read_page != page && e->write_page != page)
+        return; /* device memory: never cached, nor in the soft TLB */
+    const struct interp_tlb_phys *p = &ip->tlb_phys[idx];
+    ip->cycles += timing_data_pa(ip->timing, la, la + p->addend, size, write ? MEM_WRITE : MEM_READ,
+                                 (enum tlb_page_size)p->page_size);
+}
+
+/* A REP string instruction retires once per chunk of iterations (cpu/
+ * exec_str.c) but costs its base cycles per iteration: the iterations after
+ * the first, from how far RCX (at the address size) moved. */
+static uint64_t rep_iteration_cycles(struct interp *ip, const struct decoded_insn *in, uint64_t rcx_before)
+{
+    uint64_t mask = size_mask(in->addrsize);
+    uint64_t iterations = ((rcx_before & mask) - (ip->s->gpr[R_RCX] & mask)) & mask;
+    if (iterations <= 1)
+        return 0;
+    uint64_t extra = (iterations - 1) * ip->timing->cost[IC_STRING];
+    ip->timing->cpi.base += extra;
+    return extra;
+}
+
+/* interp_run's loop with cycle accounting: the fetch (ITLB, L1I at the
+ * physical address), the class's base cost, the data accesses (charged by
+ * mem_read/mem_write) and the branch outcome of every retired instruction.
+ * An instruction that faults is charged its fetch only. */
+static __attribute__((noinline)) void run_timed(struct interp *ip, uint64_t target)
+{
+    struct x86_state *s = ip->s;
+    struct timing_model *t = ip->timing;
+    struct decoded_insn scratch;
+    while (ip->insts < target && ip->cycles < ip->cycle_limit) {
+        const struct decoded_insn *in = fetch(ip, &scratch);
+        uint64_t rip = s->rip;
+        uint64_t la = ip->mode == X86_MODE_64 ? rip : addr_trunc(rip, 4) + s->seg[S_CS].base;
+        const struct interp_tlb_phys *p = &ip->tlb_phys[(la >> 12) & (INTERP_TLB_SIZE - 1)];
+        ip->cycles += timing_fetch_pa(t, la, la + p->addend, in->len, (enum tlb_page_size)p->page_size);
+        uint64_t next = rip + in->len;
+        uint64_t fallthrough =
+            ip->mode == X86_MODE_64 ? next : ip->mode == X86_MODE_32 ? (uint32_t)next : (uint16_t)next;
+        ip->next_rip = fallthrough;
+        uint64_t rcx = s->gpr[R_RCX];
+        in->exec(ip, in);
+        ip->cycles += timing_inst(t, (enum inst_class)in->iclass);
+        if (UNLIKELY(in->iclass == IC_STRING && in->rep))
+            ip->cycles += rep_iteration_cycles(ip, in, rcx);
+        if (in->bkind)
+            ip->cycles += timing_branch(t, rip, fallthrough, ip->next_rip != fallthrough, ip->next_rip,
+                                        (enum branch_kind)(in->bkind - 1));
+        s->rip = ip->next_rip;
+        ip->insts++;
+    }
+}
+
 enum interp_stop interp_run(struct interp *ip, uint64_t count)
 {
     uint64_t target = count > UINT64_MAX - ip->insts ? UINT64_MAX : ip->insts + count;
@@ -321,13 +388,17 @@ enum interp_stop interp_run(struct interp *ip, uint64_t count)
         return ip->stop;
     }
     struct x86_state *s = ip->s;
-    while (ip->insts < target) {
-        const struct decoded_insn *in = fetch(ip, &scratch);
-        uint64_t next = s->rip + in->len;
-        ip->next_rip = ip->mode == X86_MODE_64 ? next : ip->mode == X86_MODE_32 ? (uint32_t)next : (uint16_t)next;
-        in->exec(ip, in);
-        s->rip = ip->next_rip;
-        ip->insts++;
+    if (UNLIKELY(ip->timing)) {
+        run_timed(ip, target);
+    } else {
+        while (ip->insts < target) {
+            const struct decoded_insn *in = fetch(ip, &scratch);
+            uint64_t next = s->rip + in->len;
+            ip->next_rip = ip->mode == X86_MODE_64 ? next : ip->mode == X86_MODE_32 ? (uint32_t)next : (uint16_t)next;
+            in->exec(ip, in);
+            s->rip = ip->next_rip;
+            ip->insts++;
+        }
     }
     flags_sync(ip);
     return INTERP_STOP_COUNT;

@@ -25,12 +25,16 @@ struct interp_fault {
     uint64_t address;  /* CR2 for #PF */
 };
 
+struct timing_model;
+
 struct interp_mem_ops {
     /* Host pointer to the byte at linear address `la` for `access` (one of
      * ACC_*); the pointer stays valid, with the same permission, up to the
      * end of la's 4 KiB page, and may be cached in the TLB until
      * interp_tlb_flush. NULL: *fault says which exception to raise. The
-     * page walk of the system part plugs in here. */
+     * page walk of the system part plugs in here. On success it may set
+     * the interp's fill_paddr/fill_page_size (the timing model's physical
+     * view; left alone, physical = linear in 4 KiB pages). */
     uint8_t *(*translate)(void *opaque, uint64_t la, unsigned access, struct interp_fault *fault);
     void *opaque;
 };
@@ -78,6 +82,13 @@ struct interp_icache_entry {
     struct decoded_insn in;
 };
 
+/* Physical side of a soft-TLB entry, for the timing model only (kept apart
+ * so the functional entries stay 32 bytes): pa = la + addend. */
+struct interp_tlb_phys {
+    uint64_t addend;
+    uint8_t page_size; /* enum tlb_page_size of the guest mapping */
+};
+
 struct interp {
     struct x86_state *s;
     struct interp_mem_ops mem;
@@ -102,6 +113,16 @@ struct interp {
     jmp_buf exc_jump;
     struct interp_tlb_entry tlb[INTERP_TLB_SIZE];
     struct interp_icache_entry *icache; /* INTERP_ICACHE_SIZE entries */
+    /* Cycle accounting (docs/timing.md). NULL: functional, the run loop
+     * and memory helpers test this pointer only. Set: every instruction
+     * is charged to the model and `cycles` grows; interp_run also stops
+     * once cycles reaches cycle_limit. */
+    struct timing_model *timing;
+    uint64_t cycles;
+    uint64_t cycle_limit;
+    uint64_t fill_paddr;    /* set by mem.translate: physical page of the fill */
+    uint8_t fill_page_size; /* enum tlb_page_size */
+    struct interp_tlb_phys tlb_phys[INTERP_TLB_SIZE];
 };
 
 /* 0, or -1 with err_set. */
@@ -111,7 +132,8 @@ void interp_destroy(struct interp *ip);
  * the engine) and drops cached translations. */
 void interp_state_changed(struct interp *ip);
 void interp_tlb_flush(struct interp *ip);
-/* Executes up to `count` instructions. */
+/* Executes up to `count` instructions (with a timing model, also stopping
+ * when ip->cycles reaches ip->cycle_limit). */
 enum interp_stop interp_run(struct interp *ip, uint64_t count);
 
 /* The one exit for exceptions: records the exception in state->ev, leaves

@@ -10,7 +10,9 @@
  * are reported with INTERP_FAULT_MMIO and every access to them goes through
  * mmio_read/mmio_write to the bus, at the tick the instruction executes.
  *
- * Time: each instruction costs one cycle of the CPU clock. A batch runs at
+ * Time: each instruction costs one cycle of the CPU clock, or with a
+ * timing model (the CPU's `timing` parameter, docs/timing.md) the cycles
+ * the model charges for it. A batch runs at
  * most up to the next event and at most ENGINE_MAX_BATCH instructions, so a
  * device event that an MMIO write schedules inside a batch is late by at most
  * that many cycles. Interrupts are taken between batches.
@@ -29,6 +31,7 @@
 #include "cpu/cpu.h"
 #include "cpu/mmu.h"
 #include "cpu/segments.h"
+#include "cpu/timing.h"
 #include "mem/bus.h"
 #include "mem/system.h"
 #include "sim/log.h"
@@ -49,6 +52,14 @@ enum {
     ISTAT_NMIS,
     ISTAT_MMIO,
     ISTAT_HALTS,
+    /* Per privilege: CPL 3 (user) and CPL 0-2 (kernel). A batch is charged
+     * to the CPL it starts at; CPL changes only at system instructions,
+     * exceptions and interrupts, which end a batch (a system instruction is
+     * charged to the CPL before it). */
+    ISTAT_INSTS_USER,
+    ISTAT_INSTS_KERNEL,
+    ISTAT_CYCLES_USER,
+    ISTAT_CYCLES_KERNEL,
     ISTAT_END,
 };
 _Static_assert(ISTAT_END <= CPU_ENGINE_COUNTERS, "cpu.engine_counters too small");
@@ -58,9 +69,22 @@ static struct sys_engine *engine_of(struct cpu *cpu)
     return cpu->engine_priv;
 }
 
+/* Adds what retired since the last call to the CPU's counters. */
+static void count_retired(struct sys_engine *e)
+{
+    uint64_t insts = e->ip.insts - e->insts_counted, cycles = engine_cycles(e) - e->cycles_counted;
+    uint64_t *c = e->cpu->engine_counters;
+    e->cpu->insts += insts;
+    c[e->batch_user ? ISTAT_INSTS_USER : ISTAT_INSTS_KERNEL] += insts;
+    c[e->batch_user ? ISTAT_CYCLES_USER : ISTAT_CYCLES_KERNEL] += cycles;
+    e->insts_counted = e->ip.insts;
+    e->cycles_counted = engine_cycles(e);
+}
+
 tick_t sys_engine_sync_time(struct sys_engine *e)
 {
-    tick_t t = e->batch_tick + cycles_to_ticks(&e->cpu->clock, e->ip.insts - e->batch_insts);
+    count_retired(e);
+    tick_t t = e->batch_tick + cycles_to_ticks(&e->cpu->clock, engine_cycles(e) - e->batch_cycles);
     cpu_advance_time(e->cpu, t);
     return t;
 }
@@ -87,6 +111,10 @@ static uint8_t *translate(void *opaque, uint64_t la, unsigned access, struct int
         fault->vector = INTERP_FAULT_MMIO;
         return NULL;
     }
+    e->ip.fill_paddr = w.paddr & ~0xfffull;
+    e->ip.fill_page_size = w.page_size >= (1ull << 30) ? TLB_PAGE_1G
+                         : w.page_size > 4096          ? TLB_PAGE_2M
+                                                       : TLB_PAGE_4K;
     return page + (la & 0xfff);
 }
 
@@ -137,6 +165,10 @@ static const struct {
     {ISTAT_NMIS, "interpNmis", "NMIs delivered"},
     {ISTAT_MMIO, "interpMmioAccesses", "Device-memory accesses"},
     {ISTAT_HALTS, "interpHalts", "HLT instructions that put the CPU to sleep"},
+    {ISTAT_INSTS_USER, "instsUser", "Instructions retired at CPL 3"},
+    {ISTAT_INSTS_KERNEL, "instsKernel", "Instructions retired at CPL 0-2"},
+    {ISTAT_CYCLES_USER, "cyclesUser", "Cycles spent at CPL 3 (timing model, or one per instruction)"},
+    {ISTAT_CYCLES_KERNEL, "cyclesKernel", "Cycles spent at CPL 0-2"},
 };
 
 static void register_stats(struct cpu *cpu)
@@ -148,6 +180,15 @@ static void register_stats(struct cpu *cpu)
     for (size_t i = 0; i < sizeof(counter_desc) / sizeof(counter_desc[0]); i++)
         stats_add_counter(&cpu->obj, counter_desc[i].name, &cpu->engine_counters[counter_desc[i].idx],
                           "count", counter_desc[i].desc);
+    uint64_t *c = cpu->engine_counters;
+    stats_add_ratio(&cpu->obj, "ipcUser", &c[ISTAT_INSTS_USER], &c[ISTAT_CYCLES_USER], "inst/cycle",
+                    "Instructions per cycle at CPL 3");
+    stats_add_ratio(&cpu->obj, "ipcKernel", &c[ISTAT_INSTS_KERNEL], &c[ISTAT_CYCLES_KERNEL],
+                    "inst/cycle", "Instructions per cycle at CPL 0-2");
+    stats_add_ratio(&cpu->obj, "cpiUser", &c[ISTAT_CYCLES_USER], &c[ISTAT_INSTS_USER], "cycle/inst",
+                    "Cycles per instruction at CPL 3");
+    stats_add_ratio(&cpu->obj, "cpiKernel", &c[ISTAT_CYCLES_KERNEL], &c[ISTAT_INSTS_KERNEL],
+                    "cycle/inst", "Cycles per instruction at CPL 0-2");
 }
 
 static int engine_attach(struct cpu *cpu)
@@ -168,6 +209,8 @@ static int engine_attach(struct cpu *cpu)
     e->ip.apic_id = cpu->cpu_index;
     e->ip.read_tsc = read_tsc;
     e->ip.tsc_opaque = e;
+    if (cpu->timing)
+        e->ip.timing = SIM_CAST(struct timing_model, cpu->timing);
     cpu->engine_priv = e;
     register_stats(cpu);
     return 0;
@@ -178,6 +221,8 @@ static void engine_detach(struct cpu *cpu)
     struct sys_engine *e = engine_of(cpu);
     if (!e)
         return;
+    if (e->ip.timing) /* DRAM must not read the freed cycle counter */
+        timing_attach_counters(e->ip.timing, &cpu->insts, NULL);
     interp_destroy(&e->ip);
     free(e);
     cpu->engine_priv = NULL;
@@ -186,7 +231,13 @@ static void engine_detach(struct cpu *cpu)
 /* The state lives in cpu->state; the engine only re-derives its caches. */
 static int engine_state_in(struct cpu *cpu)
 {
-    interp_state_changed(&engine_of(cpu)->ip);
+    struct sys_engine *e = engine_of(cpu);
+    /* Here, not at attach: the TimingModel resolves its models at its own
+     * init, which may come after the CPU's. MPKI counts the CPU's
+     * instructions; DRAM's "now" is the cycles this engine charged. */
+    if (e->ip.timing)
+        timing_attach_counters(e->ip.timing, &cpu->insts, &e->ip.cycles);
+    interp_state_changed(&e->ip);
     return 0;
 }
 
@@ -289,7 +340,6 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
     struct simulation *sim = cpu->obj.sim;
     struct x86_state *s = &cpu->state;
     tick_t now = sim_now(sim);
-    uint64_t insts_start = e->ip.insts;
     enum cpu_stop result = CPU_STOP_BUDGET;
     *reached = now;
 
@@ -334,12 +384,17 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
             count = ENGINE_MAX_BATCH;
         e->batch_tick = now;
         e->batch_insts = e->ip.insts;
+        e->batch_cycles = engine_cycles(e);
+        e->ip.cycle_limit = e->ip.cycles + count;
+        e->batch_user = x86_cpl(s) == 3;
         e->ip.soft_int_opcode = 0;
         enum interp_stop stop = interp_run(&e->ip, count);
         if (stop == INTERP_STOP_UNSUPPORTED) {
             switch (exec_sys(e)) {
             case EXEC_SYS_DONE:
                 cpu->engine_counters[ISTAT_SYS_INSNS]++;
+                if (e->ip.timing)
+                    e->ip.cycles += timing_inst(e->ip.timing, IC_SYSTEM);
                 completed = true;
                 break;
             case EXEC_SYS_EXCEPTION:
@@ -362,6 +417,8 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
             completed = true;
         }
         uint64_t done = e->ip.insts - e->batch_insts;
+        uint64_t spent = engine_cycles(e) - e->batch_cycles;
+        count_retired(e);
         if (shadow && done)
             s->ev.interrupt_shadow = 0;
         if (step && completed && result == CPU_STOP_BUDGET) {
@@ -373,7 +430,7 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
             if (!deliver(e, &ev))
                 result = CPU_STOP_SHUTDOWN;
         }
-        now += cycles_to_ticks(&cpu->clock, done);
+        now += cycles_to_ticks(&cpu->clock, spent);
         cpu_advance_time(cpu, now);
         if (stop == INTERP_STOP_HALT) {
             s->ev.interrupt_shadow = 0; /* the shadow covered the HLT itself */
@@ -386,7 +443,6 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
         interp_state_changed(&e->ip);
         e->state_changed = false;
     }
-    cpu->insts += e->ip.insts - insts_start;
     *reached = now;
     return result;
 }

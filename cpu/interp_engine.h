@@ -20,10 +20,18 @@ struct sys_engine {
     struct interp ip; /* works on cpu->state directly */
     struct cpu *cpu;
     struct bus *bus;
-    /* Time inside a batch: the tick at its start and the instruction count
-     * then; each instruction costs one CPU clock cycle. */
+    /* Time inside a batch: the tick at its start and the instruction and
+     * cycle counts then (engine_cycles: one per instruction, or what the
+     * CPU's timing model charged). */
     tick_t batch_tick;
     uint64_t batch_insts;
+    uint64_t batch_cycles; /* engine_cycles() at the batch start */
+    /* Retired instructions and cycles already added to the CPU's counters
+     * (cpu->insts, the per-CPL counters), and the CPL of the running batch:
+     * brought up to date at every device access too, so a stats reset
+     * (ROI_BEGIN) mid-batch splits the count exactly. */
+    uint64_t insts_counted, cycles_counted;
+    bool batch_user;
     /* Set by a system instruction that changed CS, CR0/CR3/CR4, EFER or the
      * page tables' meaning: the engine refreshes the decode mode and drops
      * the soft TLB before the next instruction. */
@@ -33,6 +41,13 @@ struct sys_engine {
     struct x86_state before;
     bool reported;
 };
+
+/* Cycles the engine has spent: the timing model's count (ip.cycles) when
+ * the CPU has one, else one per instruction. */
+static inline uint64_t engine_cycles(const struct sys_engine *e)
+{
+    return e->ip.timing ? e->ip.cycles : e->ip.insts;
+}
 
 /* The simulated tick the instruction being executed runs at; moves the
  * simulation's clock there so device accesses see it. */

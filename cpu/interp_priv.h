@@ -67,6 +67,9 @@ static inline void reg_write(struct interp *ip, unsigned r, unsigned size, const
 
 uint64_t interp_read_slow(struct interp *ip, uint64_t la, unsigned size, unsigned access);
 void interp_write_slow(struct interp *ip, uint64_t la, unsigned size, uint64_t v);
+/* Charges a completed data access to ip->timing (cpu/interp.c): DTLB and
+ * data cache at the physical address; device memory is not cached. */
+void interp_timing_data(struct interp *ip, uint64_t la, unsigned size, bool write);
 
 static inline uint64_t load_n(const uint8_t *p, unsigned size)
 {
@@ -102,20 +105,26 @@ static inline uint64_t mem_read(struct interp *ip, uint64_t la, unsigned size)
 {
     align_check(ip, la, size);
     const struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
+    uint64_t v;
     if (LIKELY(e->read_page == (la & ~0xfffull) && (la & 0xfff) + size <= 4096))
-        return load_n((const uint8_t *)(uintptr_t)(la + e->addend), size);
-    return interp_read_slow(ip, la, size, ACC_READ);
+        v = load_n((const uint8_t *)(uintptr_t)(la + e->addend), size);
+    else
+        v = interp_read_slow(ip, la, size, ACC_READ);
+    if (UNLIKELY(ip->timing))
+        interp_timing_data(ip, la, size, false);
+    return v;
 }
 
 static inline void mem_write(struct interp *ip, uint64_t la, unsigned size, uint64_t v)
 {
     align_check(ip, la, size);
     const struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
-    if (LIKELY(e->write_page == (la & ~0xfffull) && (la & 0xfff) + size <= 4096)) {
+    if (LIKELY(e->write_page == (la & ~0xfffull) && (la & 0xfff) + size <= 4096))
         store_n((uint8_t *)(uintptr_t)(la + e->addend), size, v);
-        return;
-    }
-    interp_write_slow(ip, la, size, v);
+    else
+        interp_write_slow(ip, la, size, v);
+    if (UNLIKELY(ip->timing))
+        interp_timing_data(ip, la, size, true);
 }
 
 /* Checks that a write to [la, la+size) will succeed, so a later write

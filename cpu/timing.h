@@ -89,43 +89,58 @@ static inline uint64_t timing_inst(struct timing_model *t, enum inst_class c)
     return t->cost[c];
 }
 
-/* Fetching len bytes at addr (linear, in a page of the given size). */
-static inline uint64_t timing_fetch(struct timing_model *t, uint64_t addr, unsigned len,
-                                    enum tlb_page_size page)
+/* Fetching len bytes at linear address la, physical address pa (in a page
+ * of the given size): the ITLB sees la, the instruction cache pa. */
+static inline uint64_t timing_fetch_pa(struct timing_model *t, uint64_t la, uint64_t pa,
+                                       unsigned len, enum tlb_page_size page)
 {
     uint64_t cycles = 0;
     if (t->itlb) {
-        uint64_t c = tlb_model_access(t->itlb, addr, page);
+        uint64_t c = tlb_model_access(t->itlb, la, page);
         t->cpi.tlb += c;
         cycles += c;
     }
     if (t->icache) {
-        uint64_t c = cache_access(t->icache, addr, len, MEM_READ) - t->icache->hit_latency;
+        uint64_t c = cache_access(t->icache, pa, len, MEM_READ) - t->icache->hit_latency;
         t->cpi.icache += c;
         cycles += c;
     }
     return cycles;
 }
 
-/* A data access of size bytes at addr (linear, in a page of the given
- * size). The cache sees the address it is given: linear for a
- * virtually-indexed model (cachegrind's view), or the caller passes the
- * physical address. */
-static inline uint64_t timing_data(struct timing_model *t, uint64_t addr, unsigned size,
-                                   enum mem_op op, enum tlb_page_size page)
+/* Fetching len bytes at addr, one address for both (a virtually indexed
+ * cache: cachegrind's view). */
+static inline uint64_t timing_fetch(struct timing_model *t, uint64_t addr, unsigned len,
+                                    enum tlb_page_size page)
+{
+    return timing_fetch_pa(t, addr, addr, len, page);
+}
+
+/* A data access of size bytes at linear address la, physical address pa
+ * (in a page of the given size): the DTLB sees la, the data cache pa. */
+static inline uint64_t timing_data_pa(struct timing_model *t, uint64_t la, uint64_t pa,
+                                      unsigned size, enum mem_op op, enum tlb_page_size page)
 {
     uint64_t cycles = 0;
     if (t->dtlb) {
-        uint64_t c = tlb_model_access(t->dtlb, addr, page);
+        uint64_t c = tlb_model_access(t->dtlb, la, page);
         t->cpi.tlb += c;
         cycles += c;
     }
     if (t->dcache) {
-        uint64_t c = cache_access(t->dcache, addr, size, op);
+        uint64_t c = cache_access(t->dcache, pa, size, op);
         t->cpi.dcache += c;
         cycles += c;
     }
     return cycles;
+}
+
+/* A data access at addr, one address for TLB and cache (linear for a
+ * virtually-indexed model, cachegrind's view). */
+static inline uint64_t timing_data(struct timing_model *t, uint64_t addr, unsigned size,
+                                   enum mem_op op, enum tlb_page_size page)
+{
+    return timing_data_pa(t, addr, addr, size, op, page);
 }
 
 /* A branch outcome (see bpred_branch): the mispredict penalty or 0. */

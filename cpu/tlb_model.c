@@ -25,7 +25,7 @@ static inline uint64_t key_of(uint64_t vaddr, enum tlb_page_size size, uint64_t 
     return *vpn << 2 | (uint64_t)size;
 }
 
-uint64_t tlb_model_access(struct tlb_model *t, uint64_t vaddr, enum tlb_page_size size)
+uint64_t tlb_model_access_slow(struct tlb_model *t, uint64_t vaddr, enum tlb_page_size size)
 {
     uint64_t vpn, key = key_of(vaddr, size, &vpn);
     uint64_t *set = set_of(t, vpn);
