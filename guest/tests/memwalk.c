@@ -17,8 +17,10 @@ static struct memwalk_node nodes[MEMWALK_NODES] __attribute__((aligned(64)));
 void test_main(void)
 {
     memwalk_init(nodes);
-    CHECK(tandemctl_present(), "no guest-control device");
-    CHECK(tandemctl_roi_begin() == TANDEMCTL_OK, "ROI_BEGIN failed");
+    /* Without the device (QEMU) the rounds simply run unmarked. */
+    bool roi = tandemctl_present();
+    if (roi)
+        CHECK(tandemctl_roi_begin() == TANDEMCTL_OK, "ROI_BEGIN failed");
     uint64_t first = 0;
     for (unsigned r = 0; r < ROUNDS; r++) {
         uint32_t lap;
@@ -28,6 +30,7 @@ void test_main(void)
             first = sum;
         CHECK(sum == first, "round %u: checksum 0x%lx, round 0 gave 0x%lx", r, sum, first);
     }
-    CHECK(tandemctl_roi_end() == TANDEMCTL_OK, "ROI_END failed");
+    if (roi)
+        CHECK(tandemctl_roi_end() == TANDEMCTL_OK, "ROI_END failed");
     kprintf("memwalk: %u rounds over %u KiB, checksum 0x%lx\n", ROUNDS, MEMWALK_BYTES / 1024, first);
 }
