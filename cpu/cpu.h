@@ -59,6 +59,11 @@ struct cpu_engine_ops {
 /* Engines register by name; the CPU's `engine` parameter picks one. */
 void cpu_engine_register(const struct cpu_engine_ops *ops);
 const struct cpu_engine_ops *cpu_engine_find(const char *name);
+#define CPU_ENGINE_REGISTER(var)                                               \
+    __attribute__((constructor)) static void cpu_engine_ctor_##var(void)     \
+    {                                                                          \
+        cpu_engine_register(&var);                                             \
+    }
 
 struct cpu {
     struct sim_object obj;

@@ -375,7 +375,4 @@ static const struct cpu_engine_ops auto_engine = {
     .detach = auto_detach,
 };
 
-__attribute__((constructor)) static void auto_engine_register(void)
-{
-    cpu_engine_register(&auto_engine);
-}
+CPU_ENGINE_REGISTER(auto_engine);

@@ -456,7 +456,4 @@ static const struct cpu_engine_ops interp_engine = {
     .detach = engine_detach,
 };
 
-__attribute__((constructor)) static void interp_engine_register(void)
-{
-    cpu_engine_register(&interp_engine);
-}
+CPU_ENGINE_REGISTER(interp_engine);

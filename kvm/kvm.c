@@ -825,7 +825,4 @@ static const struct cpu_engine_ops kvm_engine = {
     .cpl = kvm_cpl,
 };
 
-__attribute__((constructor)) static void kvm_engine_register(void)
-{
-    cpu_engine_register(&kvm_engine);
-}
+CPU_ENGINE_REGISTER(kvm_engine);
