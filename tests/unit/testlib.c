@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "sim/log.h"
+#include "sim/serialize.h"
 
 int run_suite(Suite *s)
 {
@@ -73,4 +74,14 @@ void test_gsi_sink_fn(void *opaque, unsigned gsi, bool level)
     if (level && !s->level[gsi])
         s->rises[gsi]++;
     s->level[gsi] = level;
+}
+
+void test_assert_same_state(struct simulation *a, struct simulation *b)
+{
+    struct ser_node *na = sim_serialize(a), *nb = sim_serialize(b);
+    char diff[512];
+    bool differ = ser_node_diff(na, nb, diff, sizeof(diff));
+    ser_node_free(na);
+    ser_node_free(nb);
+    ck_assert_msg(!differ, "%s", diff);
 }

@@ -17,6 +17,10 @@ int run_tandem(char **out, const char *args_fmt, ...) __attribute__((format(prin
 /* Writes text to a new file in dir; returns its path. */
 char *write_temp_file(const char *dir, const char *name, const char *text);
 
+/* Fails the test, naming the first difference, unless both machines
+ * serialize to the same tree. */
+void test_assert_same_state(struct simulation *a, struct simulation *b);
+
 /* A fake interrupt controller for device tests: the level of every GSI and
  * the count of its rising edges (register with system_add_irq_sink). */
 struct test_gsi_sink {
