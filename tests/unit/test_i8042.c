@@ -404,7 +404,7 @@ START_TEST(test_corrupt_checkpoint_refused)
     struct machine a, b;
     machine_init(&a, "exit");
     struct ser_node *snap = sim_serialize(&a.sim);
-    struct ser_node *n = ser_find_child(ser_find_child(ser_find_child(snap, "objects"), "system"), "i8042");
+    struct ser_node *n = test_object_node(snap, "system.i8042");
     ck_assert_ptr_nonnull(n);
     ser_put_u64(n, "kbd_pending_cmd", 0x42);
     machine_init(&b, "exit");

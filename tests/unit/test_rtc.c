@@ -359,7 +359,7 @@ START_TEST(test_corrupt_checkpoint_refused)
     struct machine a, b;
     machine_init(&a);
     struct ser_node *snap = sim_serialize(&a.sim);
-    struct ser_node *n = ser_find_child(ser_find_child(ser_find_child(snap, "objects"), "system"), "rtc");
+    struct ser_node *n = test_object_node(snap, "system.rtc");
     ck_assert_ptr_nonnull(n);
     ser_put_u64(n, "dow_adjust", 9);
     machine_init(&b);

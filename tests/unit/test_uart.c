@@ -683,7 +683,7 @@ START_TEST(test_corrupt_checkpoint_refused)
     struct machine a, b;
     machine_init(&a, "none", NULL, false);
     struct ser_node *snap = sim_serialize(&a.sim);
-    struct ser_node *n = ser_find_child(ser_find_child(ser_find_child(snap, "objects"), "system"), "uart0");
+    struct ser_node *n = test_object_node(snap, "system.uart0");
     ck_assert_ptr_nonnull(n);
     ser_put_u64(n, "rx_count", 17);
     machine_init(&b, "none", NULL, false);

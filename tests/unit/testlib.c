@@ -85,3 +85,14 @@ void test_assert_same_state(struct simulation *a, struct simulation *b)
     ser_node_free(nb);
     ck_assert_msg(!differ, "%s", diff);
 }
+
+struct ser_node *test_object_node(struct ser_node *root, const char *path)
+{
+    struct ser_node *n = ser_find_child(root, "objects");
+    char *copy = strdup(path);
+    for (char *save = NULL, *tok = strtok_r(copy, ".", &save); tok && n;
+         tok = strtok_r(NULL, ".", &save))
+        n = ser_find_child(n, tok);
+    free(copy);
+    return n;
+}

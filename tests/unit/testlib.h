@@ -20,6 +20,9 @@ char *write_temp_file(const char *dir, const char *name, const char *text);
 /* Fails the test, naming the first difference, unless both machines
  * serialize to the same tree. */
 void test_assert_same_state(struct simulation *a, struct simulation *b);
+/* The node of the object at a dotted path ("system.uart0") in a tree from
+ * sim_serialize, or NULL. */
+struct ser_node *test_object_node(struct ser_node *root, const char *path);
 
 /* A fake interrupt controller for device tests: the level of every GSI and
  * the count of its rising edges (register with system_add_irq_sink). */
