@@ -75,6 +75,22 @@ START_TEST(test_error_after_devices_exist)
 }
 END_TEST
 
+/* A bad cache size given to a run script is named with the config line. */
+START_TEST(test_bad_timing_option)
+{
+    char *out;
+    const char *src = getenv("TANDEM_SOURCE_DIR");
+    ck_assert_ptr_nonnull(src);
+    int rc = run_tandem(&out, "run %s/configs/baremetal.lua --quiet --outdir %s/out -- "
+                              "program=%s/configs/pc.lua engine=interp timing=1 l1d=3000",
+                        src, dir, src);
+    ck_assert_msg(rc == 1, "rc %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "baremetal.lua:") && strstr(out, "size 3000 is not a power-of-two"),
+                  "%s", out);
+    free(out);
+}
+END_TEST
+
 START_TEST(test_lua_errors)
 {
     char *out;
@@ -184,6 +200,7 @@ int main(void)
     tcase_add_test(tc, test_wrong_type_and_range);
     tcase_add_test(tc, test_lua_errors);
     tcase_add_test(tc, test_error_after_devices_exist);
+    tcase_add_test(tc, test_bad_timing_option);
     tcase_add_test(tc, test_run_writes_outputs);
     tcase_add_test(tc, test_bad_arguments_exit_2);
     tcase_add_test(tc, test_help_version_list);
