@@ -155,6 +155,53 @@ static uint64_t read_tsc(void *opaque)
     return cpu_tsc_at(e->cpu, t) - (uint64_t)e->cpu->state.tsc_offset;
 }
 
+static struct cg_counter *cg_of(struct sys_engine *e)
+{
+    return e->ip.timing ? e->ip.timing->cg : NULL;
+}
+
+/* A region marker (struct interp.marker): the counters are brought up to
+ * date first, so the marker itself is the first instruction of the region
+ * (and cachegrind counts it too). */
+static void roi_marker(void *opaque, int which)
+{
+    struct sys_engine *e = opaque;
+    const struct x86_state *s = e->ip.s;
+    struct simulation *sim = e->cpu->obj.sim;
+    struct cg_counter *cg = cg_of(e);
+    sys_engine_sync_time(e);
+    DPRINTF(InterpEngine, &e->cpu->obj, "region %s marker at rip %#" PRIx64 " (cr3 %#" PRIx64 ")",
+            which == INTERP_MARKER_ROI_BEGIN ? "begin" : "end", s->rip, s->cr3);
+    if (which == INTERP_MARKER_ROI_BEGIN) {
+        e->roi_end_armed = false;
+        stats_reset(sim);
+        if (cg)
+            cg_begin(cg);
+    } else {
+        e->roi_end_armed = true;
+        e->roi_end_cr3 = s->cr3 & CG_CR3_BASE_MASK;
+    }
+}
+
+/* With a region end armed, after a batch that began at CPL 3 (before any
+ * exception is delivered): if the CPU is now in the kernel, the process
+ * made a system call (SYSCALL runs inside the interpreter's batch; the
+ * kernel's first instruction, SWAPGS, ends the batch), and if it was the
+ * armed process's, the region ends here. */
+static void roi_check_end(struct sys_engine *e)
+{
+    const struct x86_state *s = e->ip.s;
+    if (x86_cpl(s) == 3 || (s->cr3 & CG_CR3_BASE_MASK) != e->roi_end_cr3)
+        return; /* still in user mode, or another process's */
+    e->roi_end_armed = false;
+    struct cg_counter *cg = cg_of(e);
+    if (cg)
+        cg_stop(cg);
+    count_retired(e);
+    if (stats_dump(e->cpu->obj.sim, "roi") < 0)
+        log_warn("%s: region-end stats dump failed: %s", e->cpu->obj.path, err_get());
+}
+
 static const struct {
     unsigned idx;
     const char *name, *desc;
@@ -209,6 +256,8 @@ static int engine_attach(struct cpu *cpu)
     e->ip.apic_id = cpu->cpu_index;
     e->ip.read_tsc = read_tsc;
     e->ip.tsc_opaque = e;
+    e->ip.marker = roi_marker;
+    e->ip.marker_opaque = e;
     if (cpu->timing)
         e->ip.timing = SIM_CAST(struct timing_model, cpu->timing);
     cpu->engine_priv = e;
@@ -223,6 +272,8 @@ static void engine_detach(struct cpu *cpu)
         return;
     if (e->ip.timing) /* DRAM must not read the freed cycle counter */
         timing_attach_counters(e->ip.timing, &cpu->insts, NULL);
+    if (cg_of(e))
+        cg_attach_state(cg_of(e), NULL);
     interp_destroy(&e->ip);
     free(e);
     cpu->engine_priv = NULL;
@@ -237,6 +288,8 @@ static int engine_state_in(struct cpu *cpu)
      * instructions; DRAM's "now" is the cycles this engine charged. */
     if (e->ip.timing)
         timing_attach_counters(e->ip.timing, &cpu->insts, &e->ip.cycles);
+    if (cg_of(e))
+        cg_attach_state(cg_of(e), &cpu->state);
     interp_state_changed(&e->ip);
     return 0;
 }
@@ -389,12 +442,16 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
         e->batch_user = x86_cpl(s) == 3;
         e->ip.soft_int_opcode = 0;
         enum interp_stop stop = interp_run(&e->ip, count);
+        if (e->roi_end_armed && e->batch_user)
+            roi_check_end(e);
         if (stop == INTERP_STOP_UNSUPPORTED) {
             switch (exec_sys(e)) {
             case EXEC_SYS_DONE:
                 cpu->engine_counters[ISTAT_SYS_INSNS]++;
                 if (e->ip.timing)
                     e->ip.cycles += timing_inst(e->ip.timing, IC_SYSTEM);
+                if (e->roi_end_armed && e->batch_user)
+                    roi_check_end(e);
                 completed = true;
                 break;
             case EXEC_SYS_EXCEPTION:

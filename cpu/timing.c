@@ -65,7 +65,8 @@ static int timing_init(struct sim_object *o)
         resolve(t->dcache_obj, "dcache", "Cache", (void **)&t->dcache) < 0 ||
         resolve(t->itlb_obj, "itlb", "TLB", (void **)&t->itlb) < 0 ||
         resolve(t->dtlb_obj, "dtlb", "TLB", (void **)&t->dtlb) < 0 ||
-        resolve(t->bpred_obj, "bpred", "BranchPredictor", (void **)&t->bpred) < 0)
+        resolve(t->bpred_obj, "bpred", "BranchPredictor", (void **)&t->bpred) < 0 ||
+        resolve(t->cg_obj, "cachegrind", "CachegrindCounter", (void **)&t->cg) < 0)
         return -1;
     stats_add_counter(o, "insts", &t->insts, "count", "Instructions charged");
     stats_add_counter(o, "baseCycles", &t->cpi.base, "cycle", "CPI stack: base costs");
@@ -153,6 +154,8 @@ static const struct param_desc timing_params[] = {
     REF(itlb_obj, "itlb", "TLB", "Instruction TLB"),
     REF(dtlb_obj, "dtlb", "TLB", "Data TLB"),
     REF(bpred_obj, "bpred", "BranchPredictor", "Branch predictor (none: no mispredicts)"),
+    REF(cg_obj, "cachegrind", "CachegrindCounter",
+        "Also count the marked process like cachegrind (docs/timing.md); none: off"),
     PARAM_END,
 };
 

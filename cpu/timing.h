@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "cpu/bpred.h"
+#include "cpu/cg_counter.h"
 #include "cpu/tlb_model.h"
 #include "mem/cache.h"
 #include "sim/object.h"
@@ -66,10 +67,14 @@ struct timing_model {
     /* params: base cycles per class, and the models to charge */
     uint32_t cost[IC_NCLASSES];
     struct sim_object *icache_obj, *dcache_obj, *itlb_obj, *dtlb_obj, *bpred_obj;
+    struct sim_object *cg_obj;
 
     struct cache *icache, *dcache;
     struct tlb_model *itlb, *dtlb;
     struct bpred *bpred;
+    /* cachegrind counting mode (cpu/cg_counter.h): an observer fed the
+     * same events; NULL when off (one never-taken test per event). */
+    struct cg_counter *cg;
 
     struct cpi_stack cpi;
     uint64_t insts;
@@ -83,6 +88,8 @@ void timing_attach_counters(struct timing_model *t, const uint64_t *insts, const
 /* One retired instruction of class c: its base cost. */
 static inline uint64_t timing_inst(struct timing_model *t, enum inst_class c)
 {
+    if (__builtin_expect(t->cg != NULL, 0))
+        cg_retire(t->cg);
     t->insts++;
     t->class_insts[c]++;
     t->cpi.base += t->cost[c];
@@ -95,6 +102,8 @@ static inline uint64_t timing_fetch_pa(struct timing_model *t, uint64_t la, uint
                                        unsigned len, enum tlb_page_size page)
 {
     uint64_t cycles = 0;
+    if (__builtin_expect(t->cg != NULL, 0))
+        cg_fetch(t->cg, la, len);
     if (t->itlb) {
         uint64_t c = tlb_model_access(t->itlb, la, page);
         t->cpi.tlb += c;
@@ -122,6 +131,8 @@ static inline uint64_t timing_data_pa(struct timing_model *t, uint64_t la, uint6
                                       unsigned size, enum mem_op op, enum tlb_page_size page)
 {
     uint64_t cycles = 0;
+    if (__builtin_expect(t->cg != NULL, 0))
+        cg_data(t->cg, la, size, op);
     if (t->dtlb) {
         uint64_t c = tlb_model_access(t->dtlb, la, page);
         t->cpi.tlb += c;

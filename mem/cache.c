@@ -132,6 +132,17 @@ bool cache_probe(const struct cache *c, uint64_t addr)
     return false;
 }
 
+void cache_invalidate_all(struct cache *c)
+{
+    /* init refuses loops, so the chain ends. */
+    while (c) {
+        for (uint64_t i = 0; i < (uint64_t)c->nsets * c->assoc; i++)
+            c->ways[i] = CACHE_INVALID;
+        struct sim_object *next = c->next_level_obj;
+        c = next && !strcmp(next->type->name, "Cache") ? SIM_CAST(struct cache, next) : NULL;
+    }
+}
+
 void cache_set_inst_counter(struct cache *c, const uint64_t *insts)
 {
     c->insts = insts;
