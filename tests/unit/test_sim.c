@@ -338,6 +338,7 @@ static const char *const exempt[][2] = {
     {"ElfLoader", "needs a kernel file; covered by test_elf_loader"},
     {"MultibootLoader", "needs a kernel file; covered by test_multiboot"},
     {"EngineSwitch", "needs a GuestControl; covered by the engine_switch guest program"},
+    {"CachegrindCounter", "needs cachegrind-mode caches; covered by test_cg_counter"},
 };
 
 static const char *exemption(const char *type)
