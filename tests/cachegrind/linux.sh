@@ -37,6 +37,10 @@ TANDEM_CACHE=$kcache "$src/guest/mkinitramfs" -o "$work/initramfs.cpio.gz" -t "$
 grep -q "TANDEM: commands done, failures 0" "$work/console.log" ||
     fail "the guest did not run $name to completion (see $work/console.log)"
 
+# The region ended at the exit call: a dump with reason "roi".
+grep -q '"reason": "roi"' "$work/tandem-out/stats.json" ||
+    fail "no region-end stats dump in $work/tandem-out/stats.json"
+
 # Both runs computed the same thing.
 expected=$(cat "$work/valgrind.stdout")
 grep -qxF "$expected" "$work/console.log" ||
