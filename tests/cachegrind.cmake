@@ -26,7 +26,7 @@ add_custom_command(OUTPUT ${CG_LINUX_WORKLOAD}
   COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/cachegrind
   COMMAND ${CMAKE_C_COMPILER} -O1 -static -nostdlib -fno-pie -no-pie -ffreestanding
           -fno-stack-protector -fno-tree-loop-distribute-patterns -fcf-protection=none
-          -fno-asynchronous-unwind-tables -Wl,--build-id=none -Wall -Wextra -Werror
+          -fno-asynchronous-unwind-tables -Wl,--build-id=none -Wall -Wextra
           -I${CMAKE_SOURCE_DIR}/guest/include -o ${CG_LINUX_WORKLOAD}
           ${CMAKE_CURRENT_SOURCE_DIR}/cachegrind/linux_workload.c
   DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cachegrind/linux_workload.c
