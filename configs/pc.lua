@@ -25,7 +25,8 @@ tandem.new("LinuxLoader", {
 })
 local seconds = tonumber(machine.arg("seconds", "60"))
 if machine.arg("roi") == "1" then
-  require("roi_run").run(seconds) -- configs/roi.lua: the main job (docs/roi.md)
+  -- configs/roi.lua: the main job (docs/roi.md)
+  require("roi_run").run(seconds, {script = "configs/roi.lua", args = ""})
 else
   sim.run{until_s = seconds}
 end

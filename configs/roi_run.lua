@@ -84,8 +84,8 @@ local function print_summary(boot, roi_host, roi_start_tick, paths)
       boot and "boot, roi, exit" or "roi, exit")
   if paths.saved then
     add("checkpoint at ROI begin: %s", paths.saved)
-    add("re-run the ROI with other caches: build/tandem run configs/roi.lua -- checkpoint=%s l1d=64K",
-        paths.saved)
+    add("re-run the ROI with another L1D: build/tandem run %s --outdir %s/roi-l1d64K -- %s"
+        .. "checkpoint=%s l1d=64K", paths.rerun.script, paths.outdir, paths.rerun.args, paths.saved)
   end
   print(table.concat(lines, "\n"))
   io.stdout:flush()
@@ -100,7 +100,10 @@ local function run_until(seconds, expected, what)
   end
 end
 
-function M.run(seconds)
+-- seconds: the run's limit (simulated, absolute); rerun = {script =
+-- "configs/roi.lua", args = "KEY=VALUE ... "}: what the summary shows as
+-- the command that re-runs the ROI from the checkpoint.
+function M.run(seconds, rerun)
   local on = machine.arg("timing")
   if on and on ~= "0" then
     error("roi: the region of interest is always timed and the boot never is; size the "
@@ -113,7 +116,7 @@ function M.run(seconds)
   local model = timing.model(system, {l1i = sizes.l1i, l1d = sizes.l1d, l2 = sizes.l2,
                                       assoc = sizes.assoc})
   if tandem.outdir == "" then error("roi: needs an output directory (--outdir)", 0) end
-  local paths = {outdir = tandem.outdir, sizes = sizes}
+  local paths = {outdir = tandem.outdir, sizes = sizes, rerun = rerun}
   local restore = machine.arg("checkpoint")
   if restore then
     -- The region runs timed from the checkpoint on: the model is the CPU's
