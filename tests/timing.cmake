@@ -30,4 +30,4 @@ set_tests_properties(linux_boot_interp_timing PROPERTIES
 add_test(NAME timing_roi_checkpoint
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/timing/roi.sh $<TARGET_FILE:tandem> ${CMAKE_SOURCE_DIR}
     $<TARGET_FILE:guest_memwalk>)
-set_tests_properties(timing_roi_checkpoint PROPERTIES LABELS unit TIMEOUT 120)
+set_tests_properties(timing_roi_checkpoint PROPERTIES LABELS unit TIMEOUT 300)
