@@ -57,8 +57,10 @@ local function print_summary(boot, roi_host, roi_start_tick, paths)
   local lines = {"", "==== tandem: region of interest summary ===="}
   local function add(...) lines[#lines + 1] = string.format(...) end
   if boot then
-    add("boot (engine %s): %.1f s host, %.3f s simulated, %s instructions",
-        boot.engine, boot.host, boot.simulated, grouped(boot.insts or 0))
+    local on_kvm = boot.engine == "kvm" or (boot.to_kvm or 0) > 0
+    add("boot (engine %s): %.1f s host, %.3f s simulated, %s instructions%s",
+        boot.engine, boot.host, boot.simulated, grouped(boot.insts or 0),
+        on_kvm and " (on the interpreter: KVM does not count its own)" or "")
     add("engine switches during boot: %d (auto: %s to KVM, %s to the interpreter); "
         .. "on %s at ROI begin", boot.switches or 0, fmt(boot.to_kvm, "%d"),
         fmt(boot.to_interp, "%d"), boot.engine_at_roi)
