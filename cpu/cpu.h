@@ -90,6 +90,7 @@ struct cpu {
     bool sleeping;        /* halted, run_event descheduled until an interrupt */
     tick_t sleep_start;
     tick_t busy_ticks;    /* simulated time spent running (not halted) */
+    tick_t busy_mark;     /* busy_ticks counts the running quantum up to here */
     const struct cpu_engine_ops *pending_engine; /* switch requested during a run */
     /* Engine statistics. They live here, not in engine_priv, because the
      * stats registry keeps their addresses across detach and re-attach; an
@@ -126,6 +127,11 @@ void cpu_set_state(struct cpu *cpu, const struct x86_state *st);
 /* Detaches the current engine and attaches another, carrying the state.
  * 0 or -1 (err_set). */
 int cpu_switch_engine(struct cpu *cpu, const char *engine);
+/* Makes `timing` (a TimingModel, or NULL for none) the CPU's cycle
+ * accounting from now on: the engine is re-attached so it picks the model
+ * up (the interpreter charges through it; KVM ignores it). Between runs
+ * only. 0 or -1 (err_set). */
+int cpu_set_timing(struct cpu *cpu, struct sim_object *timing);
 /* Adds one engine switch's state-transfer time (host ns) to the stats. */
 void cpu_count_switch_ns(struct cpu *cpu, uint64_t ns);
 /* Called by the LAPIC (through cpu_intr.notify) when an interrupt became

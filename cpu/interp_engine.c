@@ -308,6 +308,8 @@ static bool deliver(struct sys_engine *e, const struct x86_event *ev)
             ev->vector, (int)ev->source, ev->error, s->rip);
     int rc = x86_deliver_event(e->bus, s, ev);
     e->state_changed = true;
+    if (e->ip.timing)
+        e->delivery_cycles += timing_event(e->ip.timing);
     return rc == 0 && s->run_state != X86_SHUTDOWN;
 }
 
@@ -387,6 +389,20 @@ static bool deliver_carried_events(struct sys_engine *e)
     return true;
 }
 
+/* Charges the delivery cost of the events delivered since the last batch
+ * (to the CPL the CPU is at now: the handler's) and moves time by it. */
+static void charge_deliveries(struct sys_engine *e, tick_t *now)
+{
+    if (!e->delivery_cycles)
+        return;
+    e->ip.cycles += e->delivery_cycles;
+    *now += cycles_to_ticks(&e->cpu->clock, e->delivery_cycles);
+    e->delivery_cycles = 0;
+    e->batch_user = x86_cpl(e->ip.s) == 3;
+    count_retired(e);
+    cpu_advance_time(e->cpu, *now);
+}
+
 static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
 {
     struct sys_engine *e = engine_of(cpu);
@@ -409,6 +425,7 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
         }
         if (took)
             DPRINTF(InterpEngine, &cpu->obj, "took an interrupt at %" PRIu64, now);
+        charge_deliveries(e, &now);
         if (e->state_changed) {
             interp_state_changed(&e->ip);
             e->state_changed = false;
@@ -441,7 +458,16 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
         e->ip.cycle_limit = e->ip.cycles + count;
         e->batch_user = x86_cpl(s) == 3;
         e->ip.soft_int_opcode = 0;
+        uint64_t charged = e->ip.timing ? e->ip.timing->insts : 0;
         enum interp_stop stop = interp_run(&e->ip, count);
+        if (e->ip.timing) {
+            /* Instructions that retire by leaving the interpreter's loop
+             * (traps: INT3, INT n, INTO, INT1; POPF setting TF) skip its
+             * charge: they cost the system class. */
+            uint64_t uncharged = (e->ip.insts - e->batch_insts) - (e->ip.timing->insts - charged);
+            while (uncharged--)
+                e->ip.cycles += timing_inst(e->ip.timing, IC_SYSTEM);
+        }
         if (e->roi_end_armed && e->batch_user)
             roi_check_end(e);
         if (stop == INTERP_STOP_UNSUPPORTED) {
@@ -500,6 +526,7 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
         interp_state_changed(&e->ip);
         e->state_changed = false;
     }
+    charge_deliveries(e, &now);
     *reached = now;
     return result;
 }

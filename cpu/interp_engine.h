@@ -32,6 +32,10 @@ struct sys_engine {
      * (ROI_BEGIN) mid-batch splits the count exactly. */
     uint64_t insts_counted, cycles_counted;
     bool batch_user;
+    /* Delivery cost (timing model) of the exceptions and interrupts
+     * delivered since the last batch started: charged, and simulated time
+     * moved by it, before the next batch and at the end of the run. */
+    uint64_t delivery_cycles;
     /* Set by a system instruction that changed CS, CR0/CR3/CR4, EFER or the
      * page tables' meaning: the engine refreshes the decode mode and drops
      * the soft TLB before the next instruction. */

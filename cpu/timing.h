@@ -6,7 +6,8 @@
  * The model is in-order and blocking: an instruction costs its class's base
  * cycles, plus the instruction-fetch stall beyond an L1I hit, plus the full
  * latency of each data access (load-to-use on an in-order pipeline), plus
- * TLB walk cycles, plus the mispredict penalty. Every charge function
+ * TLB walk cycles, plus the mispredict penalty; an exception or interrupt
+ * costs its delivery (timing_event). Every charge function
  * returns the cycles it charged so the CPU adds them to its own clock
  * (cpu->cycles); the CPI stack is statistics and restarts on a stats
  * reset. */
@@ -55,17 +56,19 @@ struct cpi_stack {
     uint64_t dcache; /* data access latency */
     uint64_t tlb;    /* TLB lookups and page walks */
     uint64_t branch; /* mispredict penalties */
+    uint64_t event;  /* exception and interrupt delivery */
 };
 
 static inline uint64_t cpi_stack_total(const struct cpi_stack *s)
 {
-    return s->base + s->icache + s->dcache + s->tlb + s->branch;
+    return s->base + s->icache + s->dcache + s->tlb + s->branch + s->event;
 }
 
 struct timing_model {
     struct sim_object obj;
     /* params: base cycles per class, and the models to charge */
     uint32_t cost[IC_NCLASSES];
+    uint32_t event_cost; /* delivering one exception, interrupt or NMI */
     struct sim_object *icache_obj, *dcache_obj, *itlb_obj, *dtlb_obj, *bpred_obj;
     struct sim_object *cg_obj;
 
@@ -78,6 +81,7 @@ struct timing_model {
 
     struct cpi_stack cpi;
     uint64_t insts;
+    uint64_t events; /* exceptions, interrupts and NMIs delivered */
     uint64_t class_insts[IC_NCLASSES];
 };
 
@@ -94,6 +98,15 @@ static inline uint64_t timing_inst(struct timing_model *t, enum inst_class c)
     t->class_insts[c]++;
     t->cpi.base += t->cost[c];
     return t->cost[c];
+}
+
+/* One exception, interrupt or NMI delivered through the IDT (the
+ * microcoded part: the frame push, the gate and segment loads): its cost. */
+static inline uint64_t timing_event(struct timing_model *t)
+{
+    t->events++;
+    t->cpi.event += t->event_cost;
+    return t->event_cost;
 }
 
 /* Fetching len bytes at linear address la, physical address pa (in a page

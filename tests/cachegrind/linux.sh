@@ -29,7 +29,7 @@ valgrind --tool=cachegrind --cache-sim=yes --I1=$I1 --D1=$D1 --LL=$LL \
 
 name=$(basename "$workload")
 TANDEM_CACHE=$kcache "$src/guest/mkinitramfs" -o "$work/initramfs.cpio.gz" -t "$tandemctl" \
-    -f "$workload" -c "/bin/$name" >/dev/null
+    -b "$workload" -c "/bin/$name" >/dev/null
 "$tandem" run "$src/configs/pc.lua" --quiet --outdir "$work/tandem-out" -- engine=interp \
     kernel="$kcache/vmlinuz" initrd="$work/initramfs.cpio.gz" seconds=60 \
     cachegrind=1 I1=$I1 D1=$D1 LL=$LL 2>&1 | tr -d '\r' >"$work/console.log" ||
