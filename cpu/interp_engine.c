@@ -175,6 +175,11 @@ static void roi_marker(void *opaque, int which)
     if (which == INTERP_MARKER_ROI_BEGIN) {
         e->roi_end_armed = false;
         stats_reset(sim);
+        /* The reset zeroed the model's instruction count in the middle of
+         * the batch: re-base the batch's charged count (modulo 2^64) so the
+         * instructions retired so far still count as charged. */
+        if (e->ip.timing)
+            e->batch_charged = e->ip.timing->insts - (e->ip.insts - e->batch_insts);
         if (cg)
             cg_begin(cg);
     } else {
@@ -458,13 +463,14 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
         e->ip.cycle_limit = e->ip.cycles + count;
         e->batch_user = x86_cpl(s) == 3;
         e->ip.soft_int_opcode = 0;
-        uint64_t charged = e->ip.timing ? e->ip.timing->insts : 0;
+        e->batch_charged = e->ip.timing ? e->ip.timing->insts : 0;
         enum interp_stop stop = interp_run(&e->ip, count);
         if (e->ip.timing) {
             /* Instructions that retire by leaving the interpreter's loop
              * (traps: INT3, INT n, INTO, INT1; POPF setting TF) skip its
              * charge: they cost the system class. */
-            uint64_t uncharged = (e->ip.insts - e->batch_insts) - (e->ip.timing->insts - charged);
+            uint64_t uncharged = (e->ip.insts - e->batch_insts) -
+                                 (e->ip.timing->insts - e->batch_charged);
             while (uncharged--)
                 e->ip.cycles += timing_inst(e->ip.timing, IC_SYSTEM);
         }

@@ -26,6 +26,10 @@ struct sys_engine {
     tick_t batch_tick;
     uint64_t batch_insts;
     uint64_t batch_cycles; /* engine_cycles() at the batch start */
+    /* The timing model's instruction count at the batch start: what the
+     * interpreter's loop charged is the difference (a region begin marker
+     * re-bases it when its stats reset zeroes the count). */
+    uint64_t batch_charged;
     /* Retired instructions and cycles already added to the CPU's counters
      * (cpu->insts, the per-CPL counters), and the CPL of the running batch:
      * brought up to date at every device access too, so a stats reset
