@@ -546,6 +546,8 @@ static void cpu_serialize(struct sim_object *o, struct ser_node *n)
     SER_PUT(n, cpu, switch_ns);
     SER_PUT(n, cpu, switch_ns_max);
     SER_PUT_ARRAY(n, cpu, auto_counters);
+    SER_PUT(n, cpu, roi_end_armed);
+    SER_PUT(n, cpu, roi_end_cr3);
     ser_put_event(n, "run_event", &cpu->run_event);
 }
 
@@ -571,6 +573,8 @@ static int cpu_unserialize(struct sim_object *o, struct ser_node *n)
     if (ser_find_prop(n, "switch_ns") &&
         (SER_GET(n, cpu, switch_ns) < 0 || SER_GET(n, cpu, switch_ns_max) < 0 ||
          SER_GET_ARRAY(n, cpu, auto_counters) < 0))
+        return -1;
+    if (SER_GET(n, cpu, roi_end_armed) < 0 || SER_GET(n, cpu, roi_end_cr3) < 0)
         return -1;
     return ser_get_event(n, "run_event", &cpu->run_event, &o->sim->eq);
 }

@@ -109,6 +109,11 @@ struct cpu {
     /* Statistics of the auto engine (cpu/engine_auto.c), here for the same
      * reason as engine_counters. */
     uint64_t auto_counters[CPU_AUTO_COUNTERS];
+    /* A region-end marker executed by a process (cpu/interp_engine.c): the
+     * region ends with that process's next system call, made at CPL 3 under
+     * this page-table base. Here so a checkpoint in between carries it. */
+    bool roi_end_armed;
+    uint64_t roi_end_cr3;
 
     uint64_t insts;      /* instructions retired (all engines) */
     uint64_t cycles;

@@ -173,7 +173,7 @@ static void roi_marker(void *opaque, int which)
     DPRINTF(InterpEngine, &e->cpu->obj, "region %s marker at rip %#" PRIx64 " (cr3 %#" PRIx64 ")",
             which == INTERP_MARKER_ROI_BEGIN ? "begin" : "end", s->rip, s->cr3);
     if (which == INTERP_MARKER_ROI_BEGIN) {
-        e->roi_end_armed = false;
+        e->cpu->roi_end_armed = false;
         stats_reset(sim);
         /* The reset zeroed the model's instruction count in the middle of
          * the batch: re-base the batch's charged count (modulo 2^64) so the
@@ -183,8 +183,8 @@ static void roi_marker(void *opaque, int which)
         if (cg)
             cg_begin(cg);
     } else {
-        e->roi_end_armed = true;
-        e->roi_end_cr3 = s->cr3 & CG_CR3_BASE_MASK;
+        e->cpu->roi_end_armed = true;
+        e->cpu->roi_end_cr3 = s->cr3 & CG_CR3_BASE_MASK;
     }
 }
 
@@ -196,9 +196,9 @@ static void roi_marker(void *opaque, int which)
 static void roi_check_end(struct sys_engine *e)
 {
     const struct x86_state *s = e->ip.s;
-    if (x86_cpl(s) == 3 || (s->cr3 & CG_CR3_BASE_MASK) != e->roi_end_cr3)
+    if (x86_cpl(s) == 3 || (s->cr3 & CG_CR3_BASE_MASK) != e->cpu->roi_end_cr3)
         return; /* still in user mode, or another process's */
-    e->roi_end_armed = false;
+    e->cpu->roi_end_armed = false;
     struct cg_counter *cg = cg_of(e);
     if (cg)
         cg_stop(cg);
@@ -474,7 +474,7 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
             while (uncharged--)
                 e->ip.cycles += timing_inst(e->ip.timing, IC_SYSTEM);
         }
-        if (e->roi_end_armed && e->batch_user)
+        if (e->cpu->roi_end_armed && e->batch_user)
             roi_check_end(e);
         if (stop == INTERP_STOP_UNSUPPORTED) {
             switch (exec_sys(e)) {
@@ -482,7 +482,7 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
                 cpu->engine_counters[ISTAT_SYS_INSNS]++;
                 if (e->ip.timing)
                     e->ip.cycles += timing_inst(e->ip.timing, IC_SYSTEM);
-                if (e->roi_end_armed && e->batch_user)
+                if (e->cpu->roi_end_armed && e->batch_user)
                     roi_check_end(e);
                 completed = true;
                 break;

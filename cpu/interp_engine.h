@@ -48,11 +48,6 @@ struct sys_engine {
      * faults half-way) and whether it ended with a report (err_set). */
     struct x86_state before;
     bool reported;
-    /* Region end marker executed (docs/guest-control.md): the region ends
-     * with the next system call made at CPL 3 under roi_end_cr3 (the
-     * page-table base of the process that executed the marker). */
-    bool roi_end_armed;
-    uint64_t roi_end_cr3;
 };
 
 /* Cycles the engine has spent: the timing model's count (ip.cycles) when
