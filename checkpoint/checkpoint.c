@@ -516,13 +516,15 @@ static int l_save(lua_State *L)
 {
     struct simulation *sim = lua_sim(L);
     lua_sim_instantiate(L);
+    double start = host_seconds();
     if (checkpoint_save(sim, luaL_checkstring(L, 1)) < 0)
         return luaL_error(L, "%s", err_get());
-    return 0;
+    lua_pushnumber(L, (host_seconds() - start) * 1e3); /* host ms taken */
+    return 1;
 }
 
 /* checkpoint.restore(dir [, {lazy = bool}]): lazy defaults to true where
- * userfaultfd works. */
+ * userfaultfd works. checkpoint.save and .restore return the host ms taken. */
 static int l_restore(lua_State *L)
 {
     struct simulation *sim = lua_sim(L);
@@ -535,9 +537,11 @@ static int l_restore(lua_State *L)
         lua_pop(L, 1);
     }
     lua_sim_instantiate(L);
+    double start = host_seconds();
     if (checkpoint_restore_mode(sim, dir, lazy) < 0)
         return luaL_error(L, "%s", err_get());
-    return 0;
+    lua_pushnumber(L, (host_seconds() - start) * 1e3); /* host ms until the machine can run */
+    return 1;
 }
 
 /* checkpoint.wait(): waits for a lazy restore to finish loading guest RAM;

@@ -25,7 +25,7 @@ struct simulation;
 struct ser_node;
 
 #define CHECKPOINT_FORMAT_VERSION 2
-#define CHECKPOINT_CHUNK_BYTES (64ULL << 20)
+#define CHECKPOINT_CHUNK_BYTES (16ULL << 20) /* a unit of work for one thread */
 
 /* Drains the machine and writes a checkpoint to dir (which must not exist).
  * 0, or -1 with err_set(). */

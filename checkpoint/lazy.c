@@ -5,13 +5,16 @@
  * fault in any of them blocks the faulting thread until the loader places the
  * page, so no engine needs to know that a restore is still in progress.
  *
- * One loader thread owns the userfaultfd: between background blocks (in
- * address order) it serves every pending fault first, decoding the faulting
- * page's whole block and placing it with one UFFDIO_COPY (a block of
- * nothing but zero pages with UFFDIO_ZEROPAGE). When every stored block is
- * in place it unregisters the regions; later first touches of zero pages are
- * ordinary anonymous faults. Only the loader touches the block states, and it
- * never touches guest RAM itself (that would fault on its own fd). */
+ * One loader thread per core takes blocks in address order from a shared
+ * cursor, decodes each and places it with one UFFDIO_COPY. The first thread
+ * also serves the faults: between blocks it reads every pending fault and
+ * loads the faulting page's block at once (a block of nothing but zero pages
+ * with UFFDIO_ZEROPAGE). A block's state (missing, claimed, placed) is
+ * claimed atomically, so each block is placed once; a fault on a block
+ * another thread claimed is woken by that thread's copy. When every stored
+ * block is in place the regions are unregistered; later first touches of
+ * zero pages are ordinary anonymous faults. No loader touches guest RAM
+ * itself (that would fault on its own fd). */
 #include "checkpoint/lazy.h"
 
 #include <errno.h>
@@ -35,20 +38,27 @@ DEBUG_FLAG_DECLARE(Checkpoint);
 
 #define BLOCK_BYTES (MEMFILE_BLOCK_PAGES * MEMFILE_PAGE)
 
+enum { BLOCK_MISSING, BLOCK_CLAIMED, BLOCK_PLACED };
+#define MAX_LOADERS 4
+
 struct lazy_load {
     int uffd;
-    pthread_t thread;
+    pthread_t thread[MAX_LOADERS];
+    unsigned nthreads;
     char *dir;
     uint8_t *host[8];
     uint64_t size[8];
     unsigned nregions;
     struct lazy_chunk *chunks;
     size_t nchunks;
-    uint8_t **done; /* per chunk, per block: placed */
-    uint8_t *buf;
+    uint8_t **state;      /* per chunk, per block (atomic) */
+    uint64_t *todo;       /* the stored blocks: chunk << 32 | block */
+    uint64_t ntodo, next; /* next: the shared cursor (atomic) */
+    uint64_t placed;      /* stored blocks in place (atomic) */
     double start;
-    struct lazy_stats stats;
-    bool failed, gone;
+    struct lazy_stats stats; /* counters updated atomically */
+    bool failed, gone;       /* atomic */
+    pthread_mutex_t err_lock;
     char err[768];
 };
 
@@ -120,7 +130,7 @@ static bool place(struct lazy_load *l, uint8_t *dst, const uint8_t *src, uint64_
             done = (done & ~(MEMFILE_PAGE - 1)) + MEMFILE_PAGE; /* skip the present page */
             continue;
         }
-        l->gone = true;
+        __atomic_store_n(&l->gone, true, __ATOMIC_RELAXED);
         DPRINTF(Checkpoint, NULL, "lazy restore stops: placing guest memory "
                      "failed: %s", strerror(errno));
         return false;
@@ -128,22 +138,34 @@ static bool place(struct lazy_load *l, uint8_t *dst, const uint8_t *src, uint64_
     return true;
 }
 
+static bool stopping(struct lazy_load *l)
+{
+    return __atomic_load_n(&l->failed, __ATOMIC_RELAXED) ||
+           __atomic_load_n(&l->gone, __ATOMIC_RELAXED);
+}
+
 static void fail(struct lazy_load *l, const char *what)
 {
-    l->failed = true;
-    snprintf(l->err, sizeof(l->err), "restore from %s failed while loading guest RAM: %s",
-             l->dir, what);
-    log_error("%s; stopping the run", l->err);
-    /* The loader cannot reach the simulation safely from its thread; the
+    pthread_mutex_lock(&l->err_lock);
+    if (!l->failed) {
+        snprintf(l->err, sizeof(l->err), "restore from %s failed while loading guest RAM: %s",
+                 l->dir, what);
+        log_error("%s; stopping the run", l->err);
+        __atomic_store_n(&l->failed, true, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&l->err_lock);
+    /* A loader cannot reach the simulation safely from its thread; the
      * engines and the run loop stop on this flag as on a signal. */
     sim_stop_requested = 1;
 }
 
-/* Loads chunk c's block b if it is not placed yet. false: stop loading. */
-static bool load_block(struct lazy_load *l, size_t c, uint32_t b, bool on_fault)
+/* Loads chunk c's block b unless another thread claimed it. false: stop. */
+static bool load_block(struct lazy_load *l, size_t c, uint32_t b, uint8_t *buf, bool on_fault)
 {
     struct lazy_chunk *ch = &l->chunks[c];
-    if (l->done[c][b])
+    uint8_t expect = BLOCK_MISSING;
+    if (!__atomic_compare_exchange_n(&l->state[c][b], &expect, BLOCK_CLAIMED, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return true;
     uint64_t first = (uint64_t)b * MEMFILE_BLOCK_PAGES;
     uint64_t n = ch->m.pages - first < MEMFILE_BLOCK_PAGES ? ch->m.pages - first
@@ -152,22 +174,30 @@ static bool load_block(struct lazy_load *l, size_t c, uint32_t b, bool on_fault)
     bool ok;
     if (memfile_block_stored(&ch->m, b) == 0) {
         ok = place(l, dst, NULL, n * MEMFILE_PAGE);
-        l->stats.zero_blocks_on_fault += on_fault;
-    } else if (memfile_decode_block(&ch->m, b, l->buf) < 0) {
+        if (on_fault)
+            __atomic_add_fetch(&l->stats.zero_blocks_on_fault, 1, __ATOMIC_RELAXED);
+    } else if (memfile_decode_block(&ch->m, b, buf, false) < 0) {
         fail(l, err_get());
         return false;
     } else {
-        ok = place(l, dst, l->buf, n * MEMFILE_PAGE);
-        l->stats.blocks_on_fault += on_fault;
+        ok = place(l, dst, buf, n * MEMFILE_PAGE);
+        if (on_fault)
+            __atomic_add_fetch(&l->stats.blocks_on_fault, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&l->placed, 1, __ATOMIC_RELEASE);
     }
-    l->done[c][b] = 1;
+    __atomic_store_n(&l->state[c][b], BLOCK_PLACED, __ATOMIC_RELEASE);
     return ok;
 }
 
-/* Serves every fault waiting now. false: stop loading. */
-static bool serve_faults(struct lazy_load *l)
+/* Serves every fault waiting now (waiting up to timeout_ms for one). false:
+ * stop loading. */
+static bool serve_faults(struct lazy_load *l, uint8_t *buf, int timeout_ms)
 {
     struct uffd_msg msg[16];
+    if (timeout_ms) {
+        struct pollfd p = {l->uffd, POLLIN, 0};
+        poll(&p, 1, timeout_ms);
+    }
     for (;;) {
         ssize_t got = read(l->uffd, msg, sizeof(msg));
         if (got <= 0)
@@ -176,36 +206,60 @@ static bool serve_faults(struct lazy_load *l)
             if (msg[i].event != UFFD_EVENT_PAGEFAULT)
                 continue;
             uint8_t *addr = (uint8_t *)(uintptr_t)msg[i].arg.pagefault.address;
-            bool found = false;
-            for (size_t c = 0; c < l->nchunks && !found; c++) {
+            for (size_t c = 0; c < l->nchunks; c++) {
                 struct lazy_chunk *ch = &l->chunks[c];
                 if (addr < ch->host || addr >= ch->host + ch->m.len)
                     continue;
-                found = true;
                 uint32_t b = (uint32_t)((uint64_t)(addr - ch->host) / BLOCK_BYTES);
-                if (l->done[c][b]) {
+                if (__atomic_load_n(&l->state[c][b], __ATOMIC_ACQUIRE) == BLOCK_PLACED) {
                     /* Placed after this fault was queued: the copy woke it. */
                     struct uffdio_range r = {(uintptr_t)addr & ~(MEMFILE_PAGE - 1), MEMFILE_PAGE};
                     ioctl(l->uffd, UFFDIO_WAKE, &r);
-                } else if (!load_block(l, c, b, true)) {
+                } else if (!load_block(l, c, b, buf, true)) {
                     return false;
                 }
+                break;
             }
         }
     }
 }
 
+/* Takes stored blocks from the shared cursor; the first loader also serves
+ * faults between blocks and, at the end, until every block is in place. */
 static void *loader(void *arg)
 {
     struct lazy_load *l = arg;
+    bool faults = pthread_equal(pthread_self(), l->thread[0]) || l->nthreads == 1;
+    uint8_t *buf = malloc(BLOCK_BYTES);
+    if (!buf)
+        fatal("out of memory");
     bool go = true;
-    for (size_t c = 0; c < l->nchunks && go; c++) {
-        for (uint32_t b = 0; b < l->chunks[c].m.nblocks && go; b++) {
-            go = serve_faults(l);
-            if (go && memfile_block_stored(&l->chunks[c].m, b))
-                go = load_block(l, c, b, false);
-        }
+    while (go && !stopping(l)) {
+        if (faults)
+            go = serve_faults(l, buf, 0);
+        uint64_t k = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
+        if (k >= l->ntodo)
+            break;
+        go = go && load_block(l, (size_t)(l->todo[k] >> 32), (uint32_t)l->todo[k], buf, false);
     }
+    while (faults && go && !stopping(l) &&
+           __atomic_load_n(&l->placed, __ATOMIC_ACQUIRE) < l->ntodo)
+        go = serve_faults(l, buf, 1);
+    free(buf);
+    return NULL;
+}
+
+/* Runs the loaders, then ends the lazy phase. */
+static void *coordinator(void *arg)
+{
+    struct lazy_load *l = arg;
+    l->thread[0] = pthread_self();
+    for (unsigned i = 1; i < l->nthreads; i++)
+        if (pthread_create(&l->thread[i], NULL, loader, l) != 0)
+            fatal("lazy restore: cannot start a loader thread");
+    loader(l);
+    for (unsigned i = 1; i < l->nthreads; i++)
+        pthread_join(l->thread[i], NULL);
     if (!l->gone)
         unregister_all(l); /* wakes any waiter: it refaults as an ordinary fault */
     l->stats.seconds = host_seconds() - l->start;
@@ -251,19 +305,31 @@ int lazy_start(const char *dir, uint8_t *const *host, const uint64_t *size, unsi
     l->dir = strdup(dir);
     l->chunks = chunks;
     l->nchunks = nchunks;
-    l->done = calloc(nchunks ? nchunks : 1, sizeof(*l->done));
-    for (size_t c = 0; c < nchunks; c++) {
-        l->done[c] = calloc(chunks[c].m.nblocks ? chunks[c].m.nblocks : 1, 1);
-        for (uint32_t b = 0; b < chunks[c].m.nblocks; b++)
-            l->stats.blocks += memfile_block_stored(&chunks[c].m, b) != 0;
-    }
-    l->buf = malloc(BLOCK_BYTES);
-    if (!l->dir || !l->done || !l->buf)
+    l->state = calloc(nchunks ? nchunks : 1, sizeof(*l->state));
+    uint64_t total = 0;
+    for (size_t c = 0; c < nchunks; c++)
+        total += chunks[c].m.nblocks;
+    l->todo = calloc(total ? total : 1, sizeof(*l->todo));
+    if (!l->dir || !l->state || !l->todo)
         fatal("out of memory");
+    for (size_t c = 0; c < nchunks; c++) {
+        l->state[c] = calloc(chunks[c].m.nblocks ? chunks[c].m.nblocks : 1, 1);
+        if (!l->state[c])
+            fatal("out of memory");
+        for (uint32_t b = 0; b < chunks[c].m.nblocks; b++)
+            if (memfile_block_stored(&chunks[c].m, b))
+                l->todo[l->ntodo++] = (uint64_t)c << 32 | b;
+    }
+    l->stats.blocks = l->ntodo;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    l->nthreads = cpus < 1 ? 1 : cpus > MAX_LOADERS ? MAX_LOADERS : (unsigned)cpus;
+    pthread_mutex_init(&l->err_lock, NULL);
     l->start = host_seconds();
     current = l;
-    if (pthread_create(&l->thread, NULL, loader, l) != 0)
+    pthread_t coord;
+    if (pthread_create(&coord, NULL, coordinator, l) != 0)
         fatal("lazy restore: cannot start the loader thread");
+    l->thread[0] = coord;
     return 0;
 }
 
@@ -275,7 +341,7 @@ int lazy_wait(struct lazy_stats *stats)
             *stats = last_stats;
         return 0;
     }
-    pthread_join(l->thread, NULL);
+    pthread_join(l->thread[0], NULL);
     current = NULL;
     last_stats = l->stats;
     if (stats)
@@ -289,11 +355,12 @@ int lazy_wait(struct lazy_stats *stats)
     for (size_t c = 0; c < l->nchunks; c++) {
         memfile_unmap(l->chunks[c].data, l->chunks[c].size);
         free(l->chunks[c].path);
-        free(l->done[c]);
+        free(l->state[c]);
     }
+    pthread_mutex_destroy(&l->err_lock);
     free(l->chunks);
-    free(l->done);
-    free(l->buf);
+    free(l->state);
+    free(l->todo);
     free(l->dir);
     free(l);
     return rc;

@@ -2,14 +2,19 @@
  *   header   magic "TDMPAGE2", u64 chunk length, u64 page count,
  *            u32 pages per block, u32 block count
  *   bitmap   1 bit per 4 KiB page: set = page stored (zero pages are not)
- *   index    per block: u64 file offset, u32 compressed size, u32 stored pages
+ *   index    per block: u64 file offset, u32 stored size, u32 stored pages
+ *            (bit 31 set: the pages are stored raw, being incompressible)
  *   u32      CRC-32 of everything above
- *   blocks   per block with stored pages: one zlib stream of them, in order
+ *   blocks   per block with stored pages: one zlib stream of them, in order,
+ *            or the pages themselves when a trial deflate of the first one
+ *            shows no gain (random data: compressing it costs the most
+ *            time and saves nothing)
  * Blocks are independent streams so a lazy restore can decode the one block
  * a guest access needs, and several threads can decode at once. Everything
  * but the block contents is checked by memfile_parse; a block's contents are
  * checked by zlib (format and Adler-32) when it is decoded. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +23,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#ifdef TANDEM_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
 
 #include "checkpoint/memfile.h"
 #include "sim/log.h"
@@ -27,6 +35,7 @@
 static const char magic[8] = {'T', 'D', 'M', 'P', 'A', 'G', 'E', '2'};
 #define HEADER_BYTES 32
 #define INDEX_ENTRY_BYTES 16
+#define BLOCK_RAW 0x80000000u
 
 static uint64_t get_u64(const uint8_t *p)
 {
@@ -56,31 +65,123 @@ static bool page_stored(const uint8_t *bitmap, uint64_t page)
     return bitmap[page / 8] & (1u << (page % 8));
 }
 
-/* Compresses the stored pages of one block; returns the stream length. */
-static size_t deflate_block(z_stream *z, const uint8_t *mem, const uint8_t *bitmap,
-                            uint64_t first, uint64_t npages, uint8_t **out, size_t *cap,
-                            size_t used)
+static void reserve(uint8_t **out, size_t *cap, size_t need)
 {
-    deflateReset(z);
-    for (uint64_t i = first; i <= first + npages; i++) {
-        int last = i == first + npages;
-        if (!last && !page_stored(bitmap, i))
-            continue;
-        z->next_in = last ? NULL : (Bytef *)(mem + i * MEMFILE_PAGE);
-        z->avail_in = last ? 0 : (uInt)MEMFILE_PAGE;
-        int rc;
-        do {
-            if (*cap - used < 65536) {
-                *cap *= 2;
-                *out = realloc(*out, *cap);
-                if (!*out)
-                    fatal("out of memory");
-            }
-            z->next_out = *out + used;
-            z->avail_out = (uInt)(*cap - used);
-            rc = deflate(z, last ? Z_FINISH : Z_NO_FLUSH);
-            used = *cap - z->avail_out;
-        } while (z->avail_in || (last && rc != Z_STREAM_END));
+    while (*cap < need) {
+        *cap *= 2;
+        *out = realloc(*out, *cap);
+        if (!*out)
+            fatal("out of memory");
+    }
+}
+
+/* The block codec: libdeflate where the build found it (the same zlib
+ * streams, about twice as fast both ways), zlib otherwise. */
+struct codec {
+#ifdef TANDEM_HAVE_LIBDEFLATE
+    struct libdeflate_compressor *c;
+#else
+    z_stream z;
+#endif
+};
+
+static void codec_init(struct codec *k)
+{
+#ifdef TANDEM_HAVE_LIBDEFLATE
+    k->c = libdeflate_alloc_compressor(1);
+    if (!k->c)
+        fatal("out of memory");
+#else
+    memset(&k->z, 0, sizeof(k->z));
+    if (deflateInit(&k->z, 1) != Z_OK)
+        fatal("out of memory");
+#endif
+}
+
+static void codec_end(struct codec *k)
+{
+#ifdef TANDEM_HAVE_LIBDEFLATE
+    libdeflate_free_compressor(k->c);
+#else
+    deflateEnd(&k->z);
+#endif
+}
+
+/* Compresses len bytes of in to one zlib stream at out + used; returns the
+ * new used. */
+static size_t compress_stream(struct codec *k, const uint8_t *in, size_t len, uint8_t **out,
+                              size_t *cap, size_t used)
+{
+#ifdef TANDEM_HAVE_LIBDEFLATE
+    size_t bound = libdeflate_zlib_compress_bound(k->c, len);
+    reserve(out, cap, used + bound);
+    size_t n = libdeflate_zlib_compress(k->c, in, len, *out + used, bound);
+    if (n == 0)
+        fatal("libdeflate: a block does not fit its bound");
+    return used + n;
+#else
+    uLong bound = deflateBound(&k->z, (uLong)len);
+    reserve(out, cap, used + bound);
+    deflateReset(&k->z);
+    k->z.next_in = (Bytef *)in;
+    k->z.avail_in = (uInt)len;
+    k->z.next_out = *out + used;
+    k->z.avail_out = (uInt)bound;
+    if (deflate(&k->z, Z_FINISH) != Z_STREAM_END)
+        fatal("zlib: a block does not fit its bound");
+    return used + (bound - k->z.avail_out);
+#endif
+}
+
+/* Decompresses the zlib stream in[0, zsize) into exactly want bytes at out:
+ * Z_OK, Z_DATA_ERROR (bad data or Adler-32) or Z_BUF_ERROR (wrong length). */
+static int decompress_stream(const uint8_t *in, size_t zsize, uint8_t *out, size_t want)
+{
+#ifdef TANDEM_HAVE_LIBDEFLATE
+    struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+    if (!d)
+        fatal("out of memory");
+    size_t in_used = 0, got = 0;
+    enum libdeflate_result r =
+        libdeflate_zlib_decompress_ex(d, in, zsize, out, want, &in_used, &got);
+    libdeflate_free_decompressor(d);
+    if (r == LIBDEFLATE_BAD_DATA)
+        return Z_DATA_ERROR;
+    return r == LIBDEFLATE_SUCCESS && got == want && in_used == zsize ? Z_OK : Z_BUF_ERROR;
+#else
+    uLongf got = (uLongf)want;
+    uLong in_used = (uLong)zsize;
+    int rc = uncompress2(out, &got, in, &in_used);
+    if (rc == Z_OK && (got != want || in_used != zsize))
+        rc = Z_BUF_ERROR;
+    return rc == Z_OK || rc == Z_DATA_ERROR ? rc : Z_BUF_ERROR;
+#endif
+}
+
+/* A trial deflate of the block's first stored page, into the free space of
+ * out: true when it saves under 1/16. */
+static bool incompressible(const uint8_t *mem, const uint8_t *bitmap, uint64_t first,
+                           uint64_t npages, uint8_t **out, size_t *cap, size_t used)
+{
+    uint64_t i = first;
+    while (i < first + npages && !page_stored(bitmap, i))
+        i++;
+    reserve(out, cap, used + compressBound(MEMFILE_PAGE));
+    uLongf zlen = (uLongf)(*cap - used);
+    if (compress2(*out + used, &zlen, mem + i * MEMFILE_PAGE, MEMFILE_PAGE, 1) != Z_OK)
+        return false;
+    return zlen > MEMFILE_PAGE - MEMFILE_PAGE / 16;
+}
+
+static size_t store_raw(const uint8_t *mem, const uint8_t *bitmap, uint64_t first,
+                        uint64_t npages, uint8_t **out, size_t *cap, size_t used)
+{
+    reserve(out, cap, used + npages * MEMFILE_PAGE);
+    for (uint64_t i = first; i < first + npages; i++) {
+        if (page_stored(bitmap, i)) {
+            memcpy(*out + used, mem + i * MEMFILE_PAGE, MEMFILE_PAGE);
+            used += MEMFILE_PAGE;
+        }
     }
     return used;
 }
@@ -95,9 +196,12 @@ int memfile_write(const char *path, const uint8_t *mem, uint64_t len, uint32_t *
     uint8_t *bitmap = meta + HEADER_BYTES, *index = bitmap + bitmap_len;
     size_t cap = 1 << 20, used = 0;
     uint8_t *out = malloc(cap);
-    z_stream z = {0};
-    if (!meta || !out || deflateInit(&z, 1) != Z_OK)
+    size_t gather_cap = MEMFILE_BLOCK_PAGES * MEMFILE_PAGE;
+    uint8_t *gather = malloc(gather_cap);
+    if (!meta || !out || !gather)
         fatal("out of memory");
+    struct codec codec;
+    codec_init(&codec);
     memcpy(meta, magic, 8);
     uint64_t hdr[2] = {len, pages};
     uint32_t geometry[2] = {MEMFILE_BLOCK_PAGES, nblocks};
@@ -114,14 +218,20 @@ int memfile_write(const char *path, const uint8_t *mem, uint64_t len, uint32_t *
             }
         }
         size_t start = used;
-        if (stored)
-            used = deflate_block(&z, mem, bitmap, first, n, &out, &cap, used);
+        bool raw = stored && incompressible(mem, bitmap, first, n, &out, &cap, used);
+        if (raw)
+            used = store_raw(mem, bitmap, first, n, &out, &cap, used);
+        else if (stored)
+            used = compress_stream(&codec, gather,
+                                   store_raw(mem, bitmap, first, n, &gather, &gather_cap, 0),
+                                   &out, &cap, used);
         uint64_t off = meta_len + start;
-        uint32_t entry[2] = {(uint32_t)(used - start), stored};
+        uint32_t entry[2] = {(uint32_t)(used - start), stored | (raw ? BLOCK_RAW : 0)};
         memcpy(index + (size_t)b * INDEX_ENTRY_BYTES, &off, 8);
         memcpy(index + (size_t)b * INDEX_ENTRY_BYTES + 8, entry, 8);
     }
-    deflateEnd(&z);
+    codec_end(&codec);
+    free(gather);
     uint32_t crc = (uint32_t)crc32(0, meta, (uInt)(meta_len - 4));
     memcpy(meta + meta_len - 4, &crc, 4);
     errno = 0;
@@ -183,11 +293,13 @@ int memfile_parse(struct memfile *m, const uint8_t *data, size_t size, uint64_t 
     for (uint32_t b = 0; b < m->nblocks; b++) {
         uint64_t off = get_u64(m->index + (size_t)b * INDEX_ENTRY_BYTES);
         uint32_t zsize = get_u32(m->index + (size_t)b * INDEX_ENTRY_BYTES + 8);
-        uint32_t stored = get_u32(m->index + (size_t)b * INDEX_ENTRY_BYTES + 12);
+        uint32_t word = get_u32(m->index + (size_t)b * INDEX_ENTRY_BYTES + 12);
+        uint32_t stored = word & ~BLOCK_RAW;
         uint64_t first = (uint64_t)b * MEMFILE_BLOCK_PAGES, count = 0;
         for (uint64_t i = first; i < first + MEMFILE_BLOCK_PAGES && i < m->pages; i++)
             count += page_stored(m->bitmap, i);
-        if (off != expect_off || count != stored || (zsize == 0) != (stored == 0)) {
+        if (off != expect_off || count != stored || (zsize == 0) != (stored == 0) ||
+            ((word & BLOCK_RAW) && zsize != stored * MEMFILE_PAGE)) {
             err_set("%s: block %u index entry (offset %llu, %u bytes, %u pages) does not match "
                     "the file layout (offset %llu, %llu pages in the bitmap)", name, b,
                     (unsigned long long)off, zsize, stored, (unsigned long long)expect_off,
@@ -207,7 +319,7 @@ int memfile_parse(struct memfile *m, const uint8_t *data, size_t size, uint64_t 
 
 uint32_t memfile_block_stored(const struct memfile *m, uint32_t b)
 {
-    return get_u32(m->index + (size_t)b * INDEX_ENTRY_BYTES + 12);
+    return get_u32(m->index + (size_t)b * INDEX_ENTRY_BYTES + 12) & ~BLOCK_RAW;
 }
 
 uint64_t memfile_block_offset(const struct memfile *m, uint32_t b)
@@ -215,49 +327,45 @@ uint64_t memfile_block_offset(const struct memfile *m, uint32_t b)
     return get_u64(m->index + (size_t)b * INDEX_ENTRY_BYTES);
 }
 
-int memfile_decode_block(const struct memfile *m, uint32_t b, uint8_t *out)
+/* Clears a page of out: always in a scratch buffer; in guest RAM only when
+ * it is not zero already (reading an untouched page keeps it unallocated). */
+static void clear_page(uint8_t *page, bool in_ram)
+{
+    if (!in_ram || !page_is_zero(page))
+        memset(page, 0, MEMFILE_PAGE);
+}
+
+int memfile_decode_block(const struct memfile *m, uint32_t b, uint8_t *out, bool in_ram)
 {
     uint64_t first = (uint64_t)b * MEMFILE_BLOCK_PAGES;
     uint64_t n = m->pages - first < MEMFILE_BLOCK_PAGES ? m->pages - first : MEMFILE_BLOCK_PAGES;
     uint64_t off = memfile_block_offset(m, b);
     uint32_t zsize = get_u32(m->index + (size_t)b * INDEX_ENTRY_BYTES + 8);
-    z_stream z = {0};
-    if (inflateInit(&z) != Z_OK)
-        fatal("out of memory");
-    z.next_in = (Bytef *)(m->data + off);
-    z.avail_in = zsize;
-    int rc = Z_OK;
-    for (uint64_t i = first; i < first + n; i++) {
-        uint8_t *page = out + (i - first) * MEMFILE_PAGE;
-        if (!page_stored(m->bitmap, i)) {
-            memset(page, 0, MEMFILE_PAGE);
-            continue;
+    uint64_t stored = memfile_block_stored(m, b);
+    /* The stored pages land contiguously at the start of out, then move to
+     * their slots from the last one down (a slot is never below its page). */
+    if (get_u32(m->index + (size_t)b * INDEX_ENTRY_BYTES + 12) & BLOCK_RAW) {
+        memcpy(out, m->data + off, stored * MEMFILE_PAGE);
+    } else if (stored) {
+        int rc = decompress_stream(m->data + off, zsize, out, stored * MEMFILE_PAGE);
+        if (rc != Z_OK) {
+            err_set("%s: block %u (file offset %llu, %u bytes, guest pages from offset 0x%llx "
+                    "of the chunk) is corrupted: %s", m->name, b, (unsigned long long)off, zsize,
+                    (unsigned long long)(first * MEMFILE_PAGE),
+                    rc == Z_DATA_ERROR ? "bad compressed data or checksum"
+                                       : "its stream has the wrong length");
+            return -1;
         }
-        z.next_out = page;
-        z.avail_out = (uInt)MEMFILE_PAGE;
-        while (z.avail_out && rc == Z_OK)
-            rc = inflate(&z, Z_NO_FLUSH);
-        if (z.avail_out)
-            break;
     }
-    /* The stream must end exactly at the block's last stored page (Adler-32
-     * checked) and use all of the block's bytes. */
-    uint8_t extra;
-    if (z.avail_out == 0) {
-        z.next_out = &extra;
-        z.avail_out = 1;
-        if (rc == Z_OK)
-            rc = inflate(&z, Z_FINISH);
-    }
-    bool ok = rc == Z_STREAM_END && z.avail_out == 1 && z.avail_in == 0;
-    inflateEnd(&z);
-    if (!ok) {
-        err_set("%s: block %u (file offset %llu, %u bytes, guest pages from offset 0x%llx of the "
-                "chunk) is corrupted: %s", m->name, b, (unsigned long long)off, zsize,
-                (unsigned long long)(first * MEMFILE_PAGE),
-                rc == Z_STREAM_END ? "its stream has the wrong length"
-                : rc == Z_DATA_ERROR ? "bad compressed data or checksum" : "it ends early");
-        return -1;
+    uint64_t j = stored;
+    for (uint64_t i = n; i-- > 0;) {
+        uint8_t *page = out + i * MEMFILE_PAGE;
+        if (page_stored(m->bitmap, first + i)) {
+            if (--j != i)
+                memcpy(page, out + j * MEMFILE_PAGE, MEMFILE_PAGE);
+        } else {
+            clear_page(page, in_ram && i >= stored);
+        }
     }
     return 0;
 }
@@ -267,26 +375,18 @@ int memfile_decode(const uint8_t *data, size_t size, uint8_t *mem, uint64_t len,
     struct memfile m;
     if (memfile_parse(&m, data, size, len, name) < 0)
         return -1;
-    uint8_t *block = malloc(MEMFILE_BLOCK_PAGES * MEMFILE_PAGE);
-    if (!block)
-        fatal("out of memory");
     int rc = 0;
     for (uint32_t b = 0; b < m.nblocks && rc == 0; b++) {
         uint64_t first = (uint64_t)b * MEMFILE_BLOCK_PAGES;
         uint64_t n = m.pages - first < MEMFILE_BLOCK_PAGES ? m.pages - first : MEMFILE_BLOCK_PAGES;
         uint8_t *dst = mem + first * MEMFILE_PAGE;
         if (memfile_block_stored(&m, b) == 0) {
-            /* Reading an untouched page does not make it resident. */
             for (uint64_t i = 0; i < n; i++)
-                if (!page_is_zero(dst + i * MEMFILE_PAGE))
-                    memset(dst + i * MEMFILE_PAGE, 0, MEMFILE_PAGE);
+                clear_page(dst + i * MEMFILE_PAGE, true);
             continue;
         }
-        rc = memfile_decode_block(&m, b, block);
-        if (rc == 0)
-            memcpy(dst, block, n * MEMFILE_PAGE);
+        rc = memfile_decode_block(&m, b, dst, true);
     }
-    free(block);
     return rc;
 }
 

@@ -34,10 +34,12 @@ int memfile_parse(struct memfile *m, const uint8_t *data, size_t size, uint64_t 
                   const char *name);
 uint32_t memfile_block_stored(const struct memfile *m, uint32_t block);
 uint64_t memfile_block_offset(const struct memfile *m, uint32_t block);
-/* Decodes block `block` (zero pages included) into out, which holds
- * MEMFILE_BLOCK_PAGES pages. 0, or -1 with err_set() naming the file, block,
- * file offset and chunk offset. */
-int memfile_decode_block(const struct memfile *m, uint32_t block, uint8_t *out);
+/* Decodes block `block` (zero pages included) into out, which holds its
+ * pages: a scratch buffer, or (in_ram) the guest RAM itself, where zero
+ * pages are cleared only if they are not zero already. 0, or -1 with
+ * err_set() naming the file, block, file offset and chunk offset; out may
+ * then hold part of the block. */
+int memfile_decode_block(const struct memfile *m, uint32_t block, uint8_t *out, bool in_ram);
 /* Parses and decodes a whole file into mem (len bytes). */
 int memfile_decode(const uint8_t *data, size_t size, uint8_t *mem, uint64_t len,
                    const char *name);

@@ -1,0 +1,36 @@
+-- Driven by bench/checkpoint: saves and restores the checkpoint of a guest
+-- whose RAM bench_ckpt_fill filled, and checks that every restore brings
+-- back the same RAM (memory.hash). Restores go into the same machine.
+--   program=FILL.elf mem=512M dir=CHECKPOINT_DIR [reps=3]
+local machine = require("machine")
+local a = tandem.args
+local reps = tonumber(a.reps or "3")
+local system = machine.pc{engine = "interp", mem_size = a.mem, console = "none", capture = true}
+tandem.new("ElfLoader", {name = "loader", parent = system, kernel = a.program})
+sim.run{for_us = 100} -- the guest is up (it halts)
+local want = memory.hash()
+
+local function median(t)
+  table.sort(t)
+  return t[(#t + 1) // 2]
+end
+
+local save, lazy, loaded, eager, faulted = {}, {}, {}, {}, 0
+for i = 1, reps do
+  os.execute("rm -rf '" .. a.dir .. "'")
+  save[i] = checkpoint.save(a.dir)
+end
+for i = 1, reps do
+  lazy[i] = checkpoint.restore(a.dir, {lazy = true})
+  -- The guest runs at once, while the loader works in the background.
+  if sim.run{for_us = 10} ~= "tick limit reached" then error("the guest stopped") end
+  local st = checkpoint.wait()
+  loaded[i] = st.ms
+  faulted = st.blocks_on_fault + st.zero_blocks_on_fault
+  if memory.hash() ~= want then error("lazy restore " .. i .. " changed guest RAM") end
+  eager[i] = checkpoint.restore(a.dir, {lazy = false})
+  if memory.hash() ~= want then error("eager restore " .. i .. " changed guest RAM") end
+end
+print(string.format("save %.1f ms, restore lazy %.1f ms (all RAM in place after %.1f ms, "
+                    .. "%d blocks loaded on a first touch), restore eager %.1f ms",
+                    median(save), median(lazy), median(loaded), faulted, median(eager)))
