@@ -118,7 +118,18 @@ int main(int argc, char **argv)
     }
     /* ELF64 header, two program headers, then the code and the data. */
     uint8_t hdr[64 + 2 * 56] = {0};
-    static const uint8_t code[] = {0xf4, 0xeb, 0xfd}; /* 1: hlt; jmp 1b */
+    /* Reads one byte of every data page, for ever: a guest restored lazily
+     * goes on touching pages the loader may not have placed yet. */
+    uint8_t code[36] = {
+        0x48, 0xbe, 0, 0, 0, 0, 0, 0, 0, 0, /* 0: mov rsi, DATA_ADDR */
+        0x48, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0, /*    mov rcx, pages */
+        0x8a, 0x06,                         /* 1: mov al, [rsi] */
+        0x48, 0x81, 0xc6, 0x00, 0x10, 0, 0, /*    add rsi, 4096 */
+        0x48, 0xff, 0xc9,                   /*    dec rcx */
+        0x75, 0xf2,                         /*    jnz 1b */
+        0xeb, 0xdc};                        /*    jmp 0b */
+    put(code + 2, DATA_ADDR, 8);
+    put(code + 12, data_len / PAGE, 8);
     uint64_t code_off = sizeof(hdr), data_off = 4096;
     memcpy(hdr, "\x7f" "ELF\x02\x01\x01", 7);
     put(hdr + 16, 2, 2);           /* ET_EXEC */
