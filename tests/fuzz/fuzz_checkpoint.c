@@ -46,8 +46,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
+    /* A malloc'd copy: libfdt refuses blobs that are not 8-byte aligned, as
+     * data + 1 is (the readers get theirs from read_whole_file). */
+    uint8_t *copy = malloc(size);
+    if (!copy)
+        return 0;
+    memcpy(copy, data + 1, size - 1);
     if ((data[0] & 1) == 0) {
-        struct ser_node *root = fdt_to_ser(data + 1, size - 1);
+        struct ser_node *root = fdt_to_ser(copy, size - 1);
         if (root) {
             /* A tree that parses must also be safe to restore from. */
             struct simulation sim;
@@ -61,15 +67,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     } else {
         static uint8_t mem[FUZZ_PAGES * MEMFILE_PAGE];
-        uint8_t *copy = malloc(size);
-        if (!copy)
-            return 0;
-        memcpy(copy, data + 1, size - 1);
         if (data[0] & 2)
             fix_crc(copy, size - 1);
         memfile_decode(copy, size - 1, mem, sizeof(mem), "fuzz");
-        free(copy);
     }
+    free(copy);
     return 0;
 }
 
