@@ -357,8 +357,8 @@ static struct ser_node *load_tree(const char *dir, const struct ser_node **ck_ou
     return root;
 }
 
-/* Hands the parsed files of jobs to the lazy loader; 0 or -1 (nothing
- * changed). */
+/* Hands the parsed files of jobs to the lazy loader; 0, or -1 with the jobs
+ * still owning their files (then they load eagerly). */
 static int start_lazy(struct system *sys, const char *dir, struct mem_job *jobs, size_t njobs)
 {
     uint8_t *host[SYSTEM_MAX_RAM_REGIONS];
@@ -396,6 +396,7 @@ int checkpoint_restore_mode(struct simulation *sim, const char *dir, bool lazy)
     }
     if (lazy_wait(NULL) < 0)
         log_warn("the previous lazy restore had failed: %s", err_get());
+    double start = host_seconds();
     const struct ser_node *ck;
     struct ser_node *root = load_tree(dir, &ck);
     if (!root)
@@ -441,6 +442,8 @@ int checkpoint_restore_mode(struct simulation *sim, const char *dir, bool lazy)
     /* Everything above changes nothing; the object tree changes nothing when
      * it does not match either, so try it before RAM. A RAM failure after
      * that poisons the run (eager) or stops it (lazy, lazy.c). */
+    DPRINTF(Checkpoint, NULL, "restore: %s and %zu chunk files checked in %.1f ms", dir, njobs,
+            (host_seconds() - start) * 1e3);
     if (rc == 0)
         rc = sim_unserialize(sim, root);
     bool lazy_started = false;

@@ -48,6 +48,7 @@ struct lazy_load {
     char *dir;
     uint8_t *host[8];
     uint64_t size[8];
+    void *old[8]; /* the previous contents, moved away to be freed in the background */
     unsigned nregions;
     struct lazy_chunk *chunks;
     size_t nchunks;
@@ -249,11 +250,47 @@ static void *loader(void *arg)
     return NULL;
 }
 
+/* Empties [host, host + size) of guest RAM. Freeing hundreds of MiB of
+ * pages takes up to 100s of ms, so the old pages move away in one mremap
+ * (page tables move, pages stay) and a fresh mapping takes their place; the
+ * loader frees them. Returns the moved-away range, or NULL when the pages
+ * were dropped in place (MADV_DONTNEED) instead. */
+static void *empty_region(uint8_t *host, uint64_t size)
+{
+    /* A same-size mremap stays in place unless told where to go. */
+    void *spot = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *old = spot == MAP_FAILED ? MAP_FAILED
+                : mremap(host, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, spot);
+    if (old == MAP_FAILED) {
+        if (spot != MAP_FAILED)
+            munmap(spot, size);
+        madvise(host, size, MADV_DONTNEED);
+        return NULL;
+    }
+    void *fresh = mmap(host, size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (fresh != host) {
+        /* Something took the hole: put the old pages back and drop them. */
+        if (fresh != MAP_FAILED)
+            munmap(fresh, size);
+        if (mremap(old, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, host) != host)
+            fatal("lazy restore: cannot put guest RAM back at %p: %s", (void *)host,
+                  strerror(errno));
+        madvise(host, size, MADV_DONTNEED);
+        return NULL;
+    }
+    madvise(host, size, MADV_HUGEPAGE);
+    return old;
+}
+
 /* Runs the loaders, then ends the lazy phase. */
 static void *coordinator(void *arg)
 {
     struct lazy_load *l = arg;
     l->thread[0] = pthread_self();
+    for (unsigned i = 0; i < l->nregions; i++)
+        if (l->old[i])
+            munmap(l->old[i], l->size[i]);
     for (unsigned i = 1; i < l->nthreads; i++)
         if (pthread_create(&l->thread[i], NULL, loader, l) != 0)
             fatal("lazy restore: cannot start a loader thread");
@@ -283,6 +320,13 @@ int lazy_start(const char *dir, uint8_t *const *host, const uint64_t *size, unsi
     struct lazy_load *l = calloc(1, sizeof(*l));
     l->uffd = fd;
     l->nregions = nregions;
+    /* From here on the old contents go: every page is missing until the
+     * loader places it. */
+    double t0 = host_seconds();
+    for (unsigned i = 0; i < nregions; i++)
+        l->old[i] = empty_region(host[i], size[i]);
+    DPRINTF(Checkpoint, NULL, "lazy restore: guest RAM emptied in %.1f ms",
+            (host_seconds() - t0) * 1e3);
     for (unsigned i = 0; i < nregions; i++) {
         l->host[i] = host[i];
         l->size[i] = size[i];
@@ -293,15 +337,15 @@ int lazy_start(const char *dir, uint8_t *const *host, const uint64_t *size, unsi
                     strerror(errno));
             l->nregions = i;
             unregister_all(l);
+            for (unsigned r = 0; r < nregions; r++)
+                if (l->old[r])
+                    munmap(l->old[r], size[r]);
             close(fd);
             free(l);
             return -1;
         }
     }
-    /* From here on the old contents go: every page is missing until the
-     * loader places it. */
-    for (unsigned i = 0; i < nregions; i++)
-        madvise(host[i], size[i], MADV_DONTNEED);
+
     l->dir = strdup(dir);
     l->chunks = chunks;
     l->nchunks = nchunks;

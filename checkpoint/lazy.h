@@ -34,7 +34,8 @@ struct lazy_stats {
 bool lazy_available(void);
 /* Empties and registers the regions [host[i], host[i] + size[i]), then starts
  * the loader over chunks (taking them over, and the array). 0, or -1 with
- * err_set() before anything changed. */
+ * err_set(): the regions may have been emptied (all zero), and the caller
+ * loads them eagerly instead. */
 int lazy_start(const char *dir, uint8_t *const *host, const uint64_t *size, unsigned nregions,
                struct lazy_chunk *chunks, size_t nchunks);
 /* Waits for the loader in progress (if any) to finish and frees it. 0, or -1
