@@ -16,10 +16,10 @@ local function median(t)
   return t[(#t + 1) // 2]
 end
 
-local save, lazy, loaded, eager, faulted = {}, {}, {}, {}, 0
+local save, save_cpu, lazy, loaded, eager, faulted = {}, {}, {}, {}, {}, 0
 for i = 1, reps do
   os.execute("rm -rf '" .. a.dir .. "'")
-  save[i] = checkpoint.save(a.dir)
+  save[i], save_cpu[i] = checkpoint.save(a.dir)
 end
 for i = 1, reps do
   -- Eager: RAM is back before the guest runs. Then the guest (which sets
@@ -37,6 +37,7 @@ for i = 1, reps do
   faulted = st.blocks_on_fault + st.zero_blocks_on_fault
   if memory.hash() ~= after then error("lazy restore " .. i .. " left different guest RAM") end
 end
-print(string.format("save %.1f ms, restore lazy %.1f ms (all RAM in place after %.1f ms, "
-                    .. "%d blocks loaded on a first touch), restore eager %.1f ms",
-                    median(save), median(lazy), median(loaded), faulted, median(eager)))
+print(string.format("save %.1f ms (%.1f ms CPU), restore lazy %.1f ms (all RAM in place after "
+                    .. "%.1f ms, %d blocks loaded on a first touch), restore eager %.1f ms",
+                    median(save), median(save_cpu), median(lazy), median(loaded), faulted,
+                    median(eager)))

@@ -158,19 +158,17 @@ static int decompress_stream(const uint8_t *in, size_t zsize, uint8_t *out, size
 #endif
 }
 
-/* A trial deflate of the block's first stored page, into the free space of
- * out: true when it saves under 1/16. */
-static bool incompressible(const uint8_t *mem, const uint8_t *bitmap, uint64_t first,
-                           uint64_t npages, uint8_t **out, size_t *cap, size_t used)
+/* A trial compression of the block's first stored page, into the free
+ * space of out: true when it saves under 1/16. */
+static bool incompressible(struct codec *k, const uint8_t *mem, const uint8_t *bitmap,
+                           uint64_t first, uint64_t npages, uint8_t **out, size_t *cap,
+                           size_t used)
 {
     uint64_t i = first;
     while (i < first + npages && !page_stored(bitmap, i))
         i++;
-    reserve(out, cap, used + compressBound(MEMFILE_PAGE));
-    uLongf zlen = (uLongf)(*cap - used);
-    if (compress2(*out + used, &zlen, mem + i * MEMFILE_PAGE, MEMFILE_PAGE, 1) != Z_OK)
-        return false;
-    return zlen > MEMFILE_PAGE - MEMFILE_PAGE / 16;
+    size_t end = compress_stream(k, mem + i * MEMFILE_PAGE, MEMFILE_PAGE, out, cap, used);
+    return end - used > MEMFILE_PAGE - MEMFILE_PAGE / 16;
 }
 
 static size_t store_raw(const uint8_t *mem, const uint8_t *bitmap, uint64_t first,
@@ -218,7 +216,7 @@ int memfile_write(const char *path, const uint8_t *mem, uint64_t len, uint32_t *
             }
         }
         size_t start = used;
-        bool raw = stored && incompressible(mem, bitmap, first, n, &out, &cap, used);
+        bool raw = stored && incompressible(&codec, mem, bitmap, first, n, &out, &cap, used);
         if (raw)
             used = store_raw(mem, bitmap, first, n, &out, &cap, used);
         else if (stored)
