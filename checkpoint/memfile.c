@@ -171,8 +171,9 @@ static bool incompressible(struct codec *k, const uint8_t *mem, const uint8_t *b
     return end - used > MEMFILE_PAGE - MEMFILE_PAGE / 16;
 }
 
-static size_t store_raw(const uint8_t *mem, const uint8_t *bitmap, uint64_t first,
-                        uint64_t npages, uint8_t **out, size_t *cap, size_t used)
+/* Appends the block's stored pages to out at used; returns the new used. */
+static size_t gather_pages(const uint8_t *mem, const uint8_t *bitmap, uint64_t first,
+                           uint64_t npages, uint8_t **out, size_t *cap, size_t used)
 {
     reserve(out, cap, used + npages * MEMFILE_PAGE);
     for (uint64_t i = first; i < first + npages; i++) {
@@ -218,10 +219,10 @@ int memfile_write(const char *path, const uint8_t *mem, uint64_t len, uint32_t *
         size_t start = used;
         bool raw = stored && incompressible(&codec, mem, bitmap, first, n, &out, &cap, used);
         if (raw)
-            used = store_raw(mem, bitmap, first, n, &out, &cap, used);
+            used = gather_pages(mem, bitmap, first, n, &out, &cap, used);
         else if (stored)
             used = compress_stream(&codec, gather,
-                                   store_raw(mem, bitmap, first, n, &gather, &gather_cap, 0),
+                                   gather_pages(mem, bitmap, first, n, &gather, &gather_cap, 0),
                                    &out, &cap, used);
         uint64_t off = meta_len + start;
         uint32_t entry[2] = {(uint32_t)(used - start), stored | (raw ? BLOCK_RAW : 0)};
