@@ -33,6 +33,14 @@ endforeach()
 add_test(NAME switching_linux_chain
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/switching/linux.sh $<TARGET_FILE:tandem> ${CMAKE_BINARY_DIR}
     points=300,400,1000,1050)
+# The CI round trip (label kvm, a few minutes): interp -> checkpoint -> kvm at
+# 300 ms, kvm -> checkpoint -> interp at 400 ms, then in-memory switches
+# every 50 ms from 600 to 900 ms, and the interpreter finishes /init's list.
+add_test(NAME switching_linux_roundtrip
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/switching/linux.sh $<TARGET_FILE:tandem> ${CMAKE_BINARY_DIR}
+    points=300,400 every=50,600,900)
+set_tests_properties(switching_linux_roundtrip PROPERTIES LABELS kvm TIMEOUT 600
+  SKIP_RETURN_CODE 77)
 add_test(NAME switching_linux_auto
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/switching/linux.sh $<TARGET_FILE:tandem> ${CMAKE_BINARY_DIR}
     engine=auto)

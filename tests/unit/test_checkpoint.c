@@ -57,9 +57,17 @@ START_TEST(test_round_trip)
     a.eq.now = 12345;
     char *p = ckpt_path("ck1");
     ck_assert_msg(checkpoint_save(&a, p) == 0, "%s", err_get());
-    ck_assert_msg(checkpoint_restore(&b, p) == 0, "%s", err_get());
+    /* Lazy (userfaultfd, where available): the comparison itself faults
+     * blocks in while the loader works through the rest. */
+    ck_assert_msg(checkpoint_restore_mode(&b, p, true) == 0, "%s", err_get());
     ck_assert_uint_eq(sim_now(&b), 12345);
     ck_assert_uint_eq(sb->resets_requested, 5);
+    ck_assert(memcmp(sa->ram[0].host, sb->ram[0].host, sa->ram[0].size) == 0);
+    ck_assert_int_eq(checkpoint_wait(), 0);
+    ck_assert(memcmp(sa->ram[0].host, sb->ram[0].host, sa->ram[0].size) == 0);
+    /* Eager, over RAM that differs again. */
+    fill(sb, 4);
+    ck_assert_msg(checkpoint_restore_mode(&b, p, false) == 0, "%s", err_get());
     ck_assert(memcmp(sa->ram[0].host, sb->ram[0].host, sa->ram[0].size) == 0);
     struct ser_node *ta = sim_serialize(&a), *tb = sim_serialize(&b);
     ck_assert(ser_node_equal(ta, tb));
@@ -129,7 +137,17 @@ static void expect_restore_error(const char *ck, const char *mem, const char *ne
     machine(&b, mem);
     ck_assert_int_eq(checkpoint_restore(&b, ck), -1);
     ck_assert_msg(strstr(err_get(), needle), "expected '%s' in: %s", needle, err_get());
+    ck_assert_msg(!b.exit_requested, "refused before the machine changed");
     sim_destroy(&b);
+}
+
+static void poke(const char *path, long offset, int byte)
+{
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, offset, offset < 0 ? SEEK_END : SEEK_SET), 0);
+    fputc(byte, f);
+    fclose(f);
 }
 
 static char *copy_ckpt(const char *src, const char *name)
@@ -154,18 +172,41 @@ START_TEST(test_damaged_checkpoints_refused)
     free(tree);
     free(t);
 
+    /* A damaged block: found before the machine runs (eager), or when the
+     * loader reaches it, which stops the run naming file and offset (lazy). */
     t = copy_ckpt(base, "flip");
     char *mem = path_join(t, "mem-0-0.zpg");
-    FILE *f = fopen(mem, "r+b");
-    fseek(f, -20, SEEK_END);
-    fputc(0x5a, f);
-    fclose(f);
+    poke(mem, -20, 0x5a);
     struct simulation b;
     machine(&b, "32M");
-    ck_assert_int_eq(checkpoint_restore(&b, t), -1);
-    ck_assert_msg(strstr(err_get(), "corrupted"), "%s", err_get());
+    ck_assert_int_eq(checkpoint_restore_mode(&b, t, false), -1);
+    ck_assert_msg(strstr(err_get(), "mem-0-0.zpg: block ") && strstr(err_get(), "corrupted"),
+                  "%s", err_get());
     ck_assert_msg(b.exit_requested && b.exit_code == 1, "a half-restored machine must not run");
     sim_destroy(&b);
+    machine(&b, "32M");
+    ck_assert_msg(checkpoint_restore_mode(&b, t, true) == 0, "%s", err_get());
+    ck_assert_int_eq(checkpoint_wait(), -1);
+    ck_assert_msg(strstr(err_get(), "failed while loading guest RAM") &&
+                  strstr(err_get(), "mem-0-0.zpg: block ") && strstr(err_get(), "file offset"),
+                  "%s", err_get());
+    ck_assert_msg(sim_stop_requested, "the run must stop after a lazy-load failure");
+    sim_stop_requested = 0;
+    sim_destroy(&b);
+    /* The bitmap and index are checked before anything changes. */
+    char *hdr = copy_ckpt(base, "hdr"), *hmem = path_join(hdr, "mem-0-0.zpg");
+    poke(hmem, 40, 0xff);
+    expect_restore_error(hdr, "32M", "header checksum mismatch");
+    free(hmem);
+    free(hdr);
+    hdr = copy_ckpt(base, "tail");
+    hmem = path_join(hdr, "mem-0-0.zpg");
+    struct stat st;
+    ck_assert_int_eq(stat(hmem, &st), 0);
+    ck_assert_int_eq(truncate(hmem, st.st_size - 1), 0);
+    expect_restore_error(hdr, "32M", "truncated");
+    free(hmem);
+    free(hdr);
     ck_assert_int_eq(truncate(mem, 10), 0);
     expect_restore_error(t, "32M", "not a tandem memory file");
     unlink(mem);
@@ -183,10 +224,10 @@ START_TEST(test_damaged_checkpoints_refused)
     ser_put_u64(ser_find_child(root, "checkpoint"), "format-version", 99);
     free(blob);
     blob = ser_to_fdt(root, &len);
-    f = fopen(tree, "wb");
+    FILE *f = fopen(tree, "wb");
     fwrite(blob, len, 1, f);
     fclose(f);
-    expect_restore_error(t, "32M", "format version 99; this tandem reads version 1");
+    expect_restore_error(t, "32M", "format version 99; this tandem reads version 2");
     free(blob);
     ser_node_free(root);
     free(tree);
@@ -217,7 +258,7 @@ START_TEST(test_info_command)
 {
     char *base = saved(), *out;
     ck_assert_int_eq(run_tandem(&out, "checkpoint info %s", base), 0);
-    ck_assert_msg(strstr(out, "format version 1"), "%s", out);
+    ck_assert_msg(strstr(out, "format version 2"), "%s", out);
     ck_assert_msg(strstr(out, "system                           System"), "%s", out);
     ck_assert_msg(strstr(out, "total 32 MiB of RAM"), "%s", out);
     free(out);
