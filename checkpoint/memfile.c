@@ -23,9 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
-#ifdef TANDEM_HAVE_LIBDEFLATE
-#include <libdeflate.h>
-#endif
 
 #include "checkpoint/memfile.h"
 #include "sim/log.h"
@@ -75,36 +72,21 @@ static void reserve(uint8_t **out, size_t *cap, size_t need)
     }
 }
 
-/* The block codec: libdeflate where the build found it (the same zlib
- * streams, about twice as fast both ways), zlib otherwise. */
+/* The block codec: one reusable zlib deflate stream per thread. */
 struct codec {
-#ifdef TANDEM_HAVE_LIBDEFLATE
-    struct libdeflate_compressor *c;
-#else
     z_stream z;
-#endif
 };
 
 static void codec_init(struct codec *k)
 {
-#ifdef TANDEM_HAVE_LIBDEFLATE
-    k->c = libdeflate_alloc_compressor(1);
-    if (!k->c)
-        fatal("out of memory");
-#else
     memset(&k->z, 0, sizeof(k->z));
     if (deflateInit(&k->z, 1) != Z_OK)
         fatal("out of memory");
-#endif
 }
 
 static void codec_end(struct codec *k)
 {
-#ifdef TANDEM_HAVE_LIBDEFLATE
-    libdeflate_free_compressor(k->c);
-#else
     deflateEnd(&k->z);
-#endif
 }
 
 /* Compresses len bytes of in to one zlib stream at out + used; returns the
@@ -112,14 +94,6 @@ static void codec_end(struct codec *k)
 static size_t compress_stream(struct codec *k, const uint8_t *in, size_t len, uint8_t **out,
                               size_t *cap, size_t used)
 {
-#ifdef TANDEM_HAVE_LIBDEFLATE
-    size_t bound = libdeflate_zlib_compress_bound(k->c, len);
-    reserve(out, cap, used + bound);
-    size_t n = libdeflate_zlib_compress(k->c, in, len, *out + used, bound);
-    if (n == 0)
-        fatal("libdeflate: a block does not fit its bound");
-    return used + n;
-#else
     uLong bound = deflateBound(&k->z, (uLong)len);
     reserve(out, cap, used + bound);
     deflateReset(&k->z);
@@ -130,32 +104,18 @@ static size_t compress_stream(struct codec *k, const uint8_t *in, size_t len, ui
     if (deflate(&k->z, Z_FINISH) != Z_STREAM_END)
         fatal("zlib: a block does not fit its bound");
     return used + (bound - k->z.avail_out);
-#endif
 }
 
 /* Decompresses the zlib stream in[0, zsize) into exactly want bytes at out:
  * Z_OK, Z_DATA_ERROR (bad data or Adler-32) or Z_BUF_ERROR (wrong length). */
 static int decompress_stream(const uint8_t *in, size_t zsize, uint8_t *out, size_t want)
 {
-#ifdef TANDEM_HAVE_LIBDEFLATE
-    struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
-    if (!d)
-        fatal("out of memory");
-    size_t in_used = 0, got = 0;
-    enum libdeflate_result r =
-        libdeflate_zlib_decompress_ex(d, in, zsize, out, want, &in_used, &got);
-    libdeflate_free_decompressor(d);
-    if (r == LIBDEFLATE_BAD_DATA)
-        return Z_DATA_ERROR;
-    return r == LIBDEFLATE_SUCCESS && got == want && in_used == zsize ? Z_OK : Z_BUF_ERROR;
-#else
     uLongf got = (uLongf)want;
     uLong in_used = (uLong)zsize;
     int rc = uncompress2(out, &got, in, &in_used);
     if (rc == Z_OK && (got != want || in_used != zsize))
         rc = Z_BUF_ERROR;
     return rc == Z_OK || rc == Z_DATA_ERROR ? rc : Z_BUF_ERROR;
-#endif
 }
 
 /* A trial compression of the block's first stored page, into the free
