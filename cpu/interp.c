@@ -283,6 +283,27 @@ static const struct decoded_insn *decode_crossing(struct interp *ip, uint64_t la
     return out;
 }
 
+/* Decodes the instruction at la (host bytes p, at least 16 valid) into
+ * cache entry c. */
+static __attribute__((noinline)) const struct decoded_insn *decode_into(struct interp *ip,
+                                                                       struct interp_icache_entry *c,
+                                                                       uint64_t la, const uint8_t *p)
+{
+    enum decode_status st = x86_decode(p, X86_MAX_INSN_LEN, ip->mode, &c->in);
+    if (st != DECODE_OK || !interp_select(&c->in)) {
+        c->mode = 0xff; /* the entry was overwritten by a failed decode: never a hit */
+        raise_decode(ip, st == DECODE_OK ? DECODE_UD : st);
+    }
+    c->rip = la;
+    c->mode = (uint8_t)ip->mode;
+    uint8_t mask[16] = {0}, bytes[16] = {0};
+    memset(mask, 0xff, c->in.len);
+    memcpy(bytes, p, c->in.len);
+    memcpy(c->mask, mask, 16);
+    memcpy(c->bytes, bytes, 16);
+    return &c->in;
+}
+
 /* The decoded instruction at RIP: from the cache when its bytes still
  * match memory, else decoded now. */
 static inline __attribute__((always_inline)) const struct decoded_insn *fetch(struct interp *ip,
@@ -305,19 +326,7 @@ static inline __attribute__((always_inline)) const struct decoded_insn *fetch(st
         if (LIKELY(((w0 & c->mask[0]) == c->bytes[0]) & ((w1 & c->mask[1]) == c->bytes[1])))
             return &c->in;
     }
-    enum decode_status st = x86_decode(p, X86_MAX_INSN_LEN, ip->mode, &c->in);
-    if (st != DECODE_OK || !interp_select(&c->in)) {
-        c->mode = 0xff; /* the entry was overwritten by a failed decode: never a hit */
-        raise_decode(ip, st == DECODE_OK ? DECODE_UD : st);
-    }
-    c->rip = la;
-    c->mode = (uint8_t)ip->mode;
-    uint8_t mask[16] = {0}, bytes[16] = {0};
-    memset(mask, 0xff, c->in.len);
-    memcpy(bytes, p, c->in.len);
-    memcpy(c->mask, mask, 16);
-    memcpy(c->bytes, bytes, 16);
-    return &c->in;
+    return decode_into(ip, c, la, p);
 }
 
 void interp_timing_data(struct interp *ip, uint64_t la, unsigned size, bool write)
@@ -378,28 +387,79 @@ static __attribute__((noinline)) void run_timed(struct interp *ip, uint64_t targ
     }
 }
 
+/* The functional loop (no timing model), specialised for the code
+ * segment's mode so 64-bit code computes neither the CS base nor the RIP
+ * truncation. It keeps the current code page's host address across
+ * instructions: nothing inside interp_run flushes the soft TLB (CR3
+ * writes, INVLPG and mode changes are system instructions, which end the
+ * run), so a translation used once stays valid until the run returns. The
+ * decoded record is still confirmed against the bytes in memory at every
+ * instruction, so self-modifying code stays exact. RIP and the retired
+ * count live in registers and are stored once per instruction, where
+ * handlers and the exception exit read them. */
+static inline __attribute__((always_inline)) void run_fast_mode(struct interp *ip, uint64_t target,
+                                                              const enum x86_mode mode)
+{
+    struct x86_state *s = ip->s;
+    struct interp_icache_entry *const icache = ip->icache;
+    const uint64_t cs_base = mode == X86_MODE_64 ? 0 : s->seg[S_CS].base;
+    uint64_t code_page = 1; /* linear page of code_addend; 1: none yet */
+    uintptr_t code_addend = 0;
+    uint64_t n = ip->insts;
+    uint64_t rip = s->rip;
+    struct decoded_insn scratch;
+    while (n < target) {
+        uint64_t la = mode == X86_MODE_64 ? rip : (uint32_t)rip + cs_base;
+        if (UNLIKELY((la & ~0xfffull) != code_page)) {
+            struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
+            if (e->exec_page != (la & ~0xfffull))
+                e = tlb_fill(ip, la, ACC_EXEC);
+            code_page = la & ~0xfffull;
+            code_addend = e->addend;
+        }
+        const uint8_t *p = (const uint8_t *)(uintptr_t)(la + code_addend);
+        const struct decoded_insn *in;
+        struct interp_icache_entry *c = &icache[(la ^ (la >> 11)) & (INTERP_ICACHE_SIZE - 1)];
+        uint64_t w0, w1;
+        if (UNLIKELY((la & 0xfff) > 4096 - 16)) {
+            in = decode_crossing(ip, la, p, &scratch);
+        } else if (LIKELY(c->rip == la && c->mode == mode && (memcpy(&w0, p, 8), memcpy(&w1, p + 8, 8),
+                                                             ((w0 & c->mask[0]) == c->bytes[0]) &
+                                                                 ((w1 & c->mask[1]) == c->bytes[1])))) {
+            in = &c->in;
+        } else {
+            in = decode_into(ip, c, la, p);
+        }
+        uint64_t next = rip + in->len;
+        ip->next_rip = mode == X86_MODE_64 ? next : mode == X86_MODE_32 ? (uint32_t)next : (uint16_t)next;
+        in->exec(ip, in);
+        rip = ip->next_rip;
+        s->rip = rip;
+        ip->insts = ++n;
+    }
+}
+
+static __attribute__((noinline)) void run_fast(struct interp *ip, uint64_t target)
+{
+    switch (ip->mode) {
+    case X86_MODE_64: run_fast_mode(ip, target, X86_MODE_64); break;
+    case X86_MODE_32: run_fast_mode(ip, target, X86_MODE_32); break;
+    default: run_fast_mode(ip, target, X86_MODE_16); break;
+    }
+}
+
 enum interp_stop interp_run(struct interp *ip, uint64_t count)
 {
     uint64_t target = count > UINT64_MAX - ip->insts ? UINT64_MAX : ip->insts + count;
-    struct decoded_insn scratch;
     ip->stop = INTERP_STOP_COUNT;
     if (setjmp(ip->exc_jump)) {
         flags_sync(ip);
         return ip->stop;
     }
-    struct x86_state *s = ip->s;
-    if (UNLIKELY(ip->timing)) {
+    if (UNLIKELY(ip->timing))
         run_timed(ip, target);
-    } else {
-        while (ip->insts < target) {
-            const struct decoded_insn *in = fetch(ip, &scratch);
-            uint64_t next = s->rip + in->len;
-            ip->next_rip = ip->mode == X86_MODE_64 ? next : ip->mode == X86_MODE_32 ? (uint32_t)next : (uint16_t)next;
-            in->exec(ip, in);
-            s->rip = ip->next_rip;
-            ip->insts++;
-        }
-    }
+    else
+        run_fast(ip, target);
     flags_sync(ip);
     return INTERP_STOP_COUNT;
 }
