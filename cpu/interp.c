@@ -57,6 +57,8 @@ bool interp_select(struct decoded_insn *in)
     if (fn && in->map == MAP_1B && in->opcode >= 0xd8 && in->opcode <= 0xdf && !exec_x87_valid(in))
         fn = NULL;
     in->exec = fn;
+    if (fn)
+        exec_fast_select(in);
     x86_classify(in);
     return fn != NULL;
 }

@@ -406,6 +406,9 @@ void exec_mmx_register(void);
 bool exec_mmx_valid(const struct decoded_insn *in);
 bool exec_mmx_opcode(uint8_t op);
 extern x86_exec_fn exec_mmx_handler;
+/* Replaces in->exec with a specialised handler for the frequent forms
+ * (cpu/exec_fast.c); leaves it alone otherwise. */
+void exec_fast_select(struct decoded_insn *in);
 /* MMX state in the x87 register file (cpu/exec_x87.c). */
 void x87_mmx_enter(struct interp *ip);
 uint64_t x87_mmx_read(struct interp *ip, unsigned n);
