@@ -154,10 +154,9 @@ static inline __attribute__((always_inline)) void alu_mem_dst(struct interp *ip,
     DEF_ALU_MEM(NAME, OP, SIZE, ea_any64, a)
 
 #define DEF_ALU_SIZES(NAME, OP)                                                            \
+    DEF_ALU(NAME, OP, 1)                                                                    \
     DEF_ALU(NAME, OP, 4)                                                                    \
-    DEF_ALU(NAME, OP, 8)                                                                    \
-    DEF_ALU_MEM(NAME, OP, 1, ea_base64, b)                                                 \
-    DEF_ALU_MEM(NAME, OP, 1, ea_any64, a)
+    DEF_ALU(NAME, OP, 8)
 DEF_ALU_SIZES(add, F_ADD)
 DEF_ALU_SIZES(or, F_OR)
 DEF_ALU_SIZES(and, F_AND)
@@ -169,10 +168,10 @@ DEF_ALU_SIZES(cmp, F_CMP)
  * 5:3 of 00-3D); ADC and SBB (2, 3) keep the general handler. */
 #define ALU_ROW(FORM)                                                                              \
     {add_##FORM, or_##FORM, NULL, NULL, and_##FORM, sub_##FORM, xor_##FORM, cmp_##FORM}
-/* [size: 0 = 4 bytes, 1 = 8 bytes][operation] */
-static const x86_exec_fn alu_rr[2][8] = {ALU_ROW(rr_4), ALU_ROW(rr_8)};
-static const x86_exec_fn alu_rr_d[2][8] = {ALU_ROW(rr_d_4), ALU_ROW(rr_d_8)};
-static const x86_exec_fn alu_ri[2][8] = {ALU_ROW(ri_4), ALU_ROW(ri_8)};
+/* [size: 1, 4, 8 bytes][operation] */
+static const x86_exec_fn alu_rr[3][8] = {ALU_ROW(rr_1), ALU_ROW(rr_4), ALU_ROW(rr_8)};
+static const x86_exec_fn alu_rr_d[3][8] = {ALU_ROW(rr_d_1), ALU_ROW(rr_d_4), ALU_ROW(rr_d_8)};
+static const x86_exec_fn alu_ri[3][8] = {ALU_ROW(ri_1), ALU_ROW(ri_4), ALU_ROW(ri_8)};
 /* [address kind: 0 base+disp, 1 any][size: 1, 4, 8 bytes][operation] */
 static const x86_exec_fn alu_rm[2][3][8] = {{ALU_ROW(rm_b1), ALU_ROW(rm_b4), ALU_ROW(rm_b8)},
                                             {ALU_ROW(rm_a1), ALU_ROW(rm_a4), ALU_ROW(rm_a8)}};
@@ -187,6 +186,7 @@ static const x86_exec_fn alu_mi[2][3][8] = {{ALU_ROW(mi_b1), ALU_ROW(mi_b4), ALU
     {                                                                                   \
         fast_alu(ip, F_AND, reg_get(ip, in->rm, SIZE), reg_get(ip, in->reg, SIZE), SIZE); \
     }
+DEF_TEST(1)
 DEF_TEST(4)
 DEF_TEST(8)
 
@@ -450,7 +450,7 @@ static HANDLER(test_mi)
 
 static HANDLER(test_ri)
 {
-    unsigned size = in->opsize, r = in->has_modrm ? in->rm : R_RAX;
+    unsigned size = opsz_w(in), r = in->has_modrm ? in->rm : R_RAX;
     fast_alu(ip, F_AND, reg_get(ip, r, size), in->imm & size_mask(size), size);
 }
 
@@ -478,6 +478,43 @@ static const x86_exec_fn cmov_m[16] = {cmov_m_0,  cmov_m_1,  cmov_m_2,  cmov_m_3
                                        cmov_m_6,  cmov_m_7,  cmov_m_8,  cmov_m_9, cmov_m_10, cmov_m_11,
                                        cmov_m_12, cmov_m_13, cmov_m_14, cmov_m_15};
 
+/* IMUL r32/r64, r/m (0F AF) and r, r/m, imm (69, 6B), register or any
+ * 64-bit memory source: flags as the general mul_flags (SF ZF PF from the
+ * low half, AF clear, CF=OF on a significant high half). */
+static inline __attribute__((always_inline)) void imul_fast(struct interp *ip, const struct decoded_insn *in,
+                                                            uint64_t a)
+{
+    unsigned size = in->opsize;
+    uint64_t b = in->map == MAP_0F ? reg_get(ip, in->reg, size) : in->imm;
+    __int128 r = (__int128)(int64_t)sext_to64(a, size) * (int64_t)sext_to64(b, size);
+    uint64_t lo = (uint64_t)r & size_mask(size);
+    bool overflow = r != (__int128)(int64_t)sext_to64(lo, size);
+    set_flags(ip, FLAGS_ARITH, szp_flags(lo, size) | (overflow ? X86_FLAG_CF | X86_FLAG_OF : 0));
+    reg_put(ip, in->reg, size, lo);
+}
+
+static HANDLER(imul_r)
+{
+    imul_fast(ip, in, reg_get(ip, in->rm, in->opsize));
+}
+
+static HANDLER(imul_m)
+{
+    imul_fast(ip, in, mem_read(ip, ea_any64(ip, in), in->opsize));
+}
+
+/* SETcc to a low byte register. */
+#define DEF_SETCC(CC)                                                                       \
+    static HANDLER(setcc_r_##CC)                                                            \
+    {                                                                                       \
+        reg_put(ip, in->rm, 1, cond_true(ip, CC));                                          \
+    }
+DEF_SETCC(0) DEF_SETCC(1) DEF_SETCC(2) DEF_SETCC(3) DEF_SETCC(4) DEF_SETCC(5) DEF_SETCC(6) DEF_SETCC(7)
+DEF_SETCC(8) DEF_SETCC(9) DEF_SETCC(10) DEF_SETCC(11) DEF_SETCC(12) DEF_SETCC(13) DEF_SETCC(14) DEF_SETCC(15)
+static const x86_exec_fn setcc_r[16] = {setcc_r_0,  setcc_r_1,  setcc_r_2,  setcc_r_3, setcc_r_4,  setcc_r_5,
+                                        setcc_r_6,  setcc_r_7,  setcc_r_8,  setcc_r_9, setcc_r_10, setcc_r_11,
+                                        setcc_r_12, setcc_r_13, setcc_r_14, setcc_r_15};
+
 /* --- selection --- */
 
 /* Address kind of a 64-bit-mode memory operand: 0 base + displacement in a
@@ -504,6 +541,8 @@ void exec_fast_select(struct decoded_insn *in)
     int mk = mem_kind(in);
     unsigned sz = in->opsize == 8 ? 1 : 0;
     unsigned bsz = in->opsize == 8 ? 2 : 1; /* index into the [1, 4, 8] tables */
+    /* Byte forms with register operands: none of them AH..BH. */
+    bool low_bytes = reg_form ? low_byte_reg(in, in->reg) && low_byte_reg(in, in->rm) : low_byte_reg(in, in->reg);
     bool wide = in->opsize == 4 || in->opsize == 8; /* a 32/64-bit operand */
     uint8_t op = in->opcode;
     x86_exec_fn fn = NULL;
@@ -512,11 +551,15 @@ void exec_fast_select(struct decoded_insn *in)
             unsigned alu = (op >> 3) & 7;
             bool byte = !(op & 1);
             if ((op & 7) == 5 && wide)
-                fn = alu_ri[sz][alu];
-            else if ((op & 7) >= 4)
-                fn = NULL; /* AL, imm8 */
+                fn = alu_ri[bsz][alu];
+            else if ((op & 7) == 4)
+                fn = alu_ri[0][alu]; /* AL, imm8 */
+            else if ((op & 7) == 5)
+                fn = NULL; /* AX, imm16 */
             else if (reg_form && wide && !byte)
-                fn = ((op & 2) ? alu_rr_d : alu_rr)[sz][alu];
+                fn = ((op & 2) ? alu_rr_d : alu_rr)[bsz][alu];
+            else if (reg_form && byte && low_bytes)
+                fn = ((op & 2) ? alu_rr_d : alu_rr)[0][alu];
             else if (mk >= 0 && !byte && wide)
                 fn = ((op & 2) ? alu_rm : alu_mr)[mk][bsz][alu];
             else if (mk >= 0 && byte && low_byte_reg(in, in->reg))
@@ -524,11 +567,18 @@ void exec_fast_select(struct decoded_insn *in)
         } else if (op >= 0x80 && op <= 0x83 && op != 0x82) {
             bool byte = op == 0x80;
             if (reg_form && wide && !byte)
-                fn = alu_ri[sz][in->reg & 7];
+                fn = alu_ri[bsz][in->reg & 7];
+            else if (reg_form && byte && low_byte_reg(in, in->rm))
+                fn = alu_ri[0][in->reg & 7];
             else if (mk >= 0 && (byte || wide))
                 fn = alu_mi[mk][byte ? 0 : bsz][in->reg & 7];
         } else if (op == 0x85 && wide && reg_form) {
             fn = sz ? test_rr_8 : test_rr_4;
+        } else if (op == 0x84 && reg_form && low_bytes) {
+            fn = test_rr_1;
+        } else if (op == 0x69 || op == 0x6b) {
+            if (wide && (reg_form || mk >= 0))
+                fn = reg_form ? imul_r : imul_m;
         } else if ((op == 0x89 || op == 0x8b) && wide) {
             if (reg_form)
                 fn = op == 0x89 ? (sz ? mov_rr_8 : mov_rr_4) : (sz ? mov_rr_d_8 : mov_rr_d_4);
@@ -559,7 +609,7 @@ void exec_fast_select(struct decoded_insn *in)
             fn = mov_imm_r;
         } else if (op == 0x85 && wide && mk >= 0) {
             fn = test_mr;
-        } else if (op == 0xa9 && wide) {
+        } else if ((op == 0xa9 && wide) || op == 0xa8) {
             fn = test_ri;
         } else if ((op == 0xf6 || op == 0xf7) && (in->reg & 7) == 0 && (op == 0xf6 || wide)) {
             if (mk >= 0)
@@ -588,6 +638,10 @@ void exec_fast_select(struct decoded_insn *in)
             static const x86_exec_fn movx_r[4] = {movzx_b_r, movzx_w_r, movsx_b_r, movsx_w_r};
             unsigned i = (op & 1) | ((op & 8) ? 2 : 0);
             fn = reg_form ? movx_r[i] : movx_m[i];
+        } else if (op == 0xaf && wide && (reg_form || mk >= 0)) {
+            fn = reg_form ? imul_r : imul_m;
+        } else if (op >= 0x90 && op <= 0x9f && reg_form && low_byte_reg(in, in->rm)) {
+            fn = setcc_r[op & 15];
         } else if (op >= 0x40 && op <= 0x4f && wide && (reg_form || mk >= 0)) {
             fn = reg_form ? cmov_r[op & 15] : cmov_m[op & 15];
         } else if (op >= 0x80 && op <= 0x8f && in->mode == X86_MODE_64 && in->opsize == 8) {
