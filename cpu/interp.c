@@ -11,16 +11,17 @@
 #include "cpu/timing.h"
 #include "sim/object.h"
 
-/* Decoded-instruction cache tags: the linear address with the mode in bits
- * 63:62. One-to-one: a canonical 64-bit address has bits 63:47 equal (tag
- * prefix 10 or 11), a legacy-mode one is below 2^34 (prefix 01 or 00). No
- * cached instruction starts at 2^64-1 (the last 15 bytes of a page are
- * never cached), so that tag means "empty". */
+/* Decoded-instruction cache tags: the linear address, with bits 63:62 set
+ * to 01 (32-bit mode) or 10 (16-bit mode) outside 64-bit mode. One-to-one:
+ * a canonical 64-bit address has bits 63:47 equal (prefix 00 or 11), a
+ * legacy-mode one is below 2^34. No cached instruction starts at 2^64-1
+ * (the last 15 bytes of a page are never cached), so that tag means
+ * "empty". In 64-bit mode the tag is the address itself. */
 #define ICACHE_NO_TAG (~0ull)
 
 static inline uint64_t icache_tag(uint64_t la, enum x86_mode mode)
 {
-    return la | ((uint64_t)mode << 62);
+    return mode == X86_MODE_64 ? la : la | (mode == X86_MODE_32 ? 1ull << 62 : 2ull << 62);
 }
 
 static inline struct interp_icache_entry *icache_slot(struct interp *ip, uint64_t la)
@@ -424,12 +425,12 @@ static inline __attribute__((always_inline)) void run_fast_mode(struct interp *i
     const uint64_t cs_base = mode == X86_MODE_64 ? 0 : s->seg[S_CS].base;
     uint64_t code_page = 1; /* linear page of code_addend; 1: none yet */
     uintptr_t code_addend = 0;
-    uint64_t n = ip->insts;
+    uint64_t left = target - ip->insts; /* interp_run: target > insts */
     uint64_t rip = s->rip;
     struct decoded_insn scratch;
     struct interp_icache_entry *no_link = ip->icache;
     struct interp_icache_entry **link = &no_link; /* the previous record's succ */
-    while (n < target) {
+    while (left) {
         uint64_t la = mode == X86_MODE_64 ? rip : (uint32_t)rip + cs_base;
         const struct decoded_insn *in;
         /* One compare for both "another page" and "the last 15 bytes". */
@@ -474,7 +475,8 @@ static inline __attribute__((always_inline)) void run_fast_mode(struct interp *i
         in->exec(ip, in);
         rip = ip->next_rip;
         s->rip = rip;
-        ip->insts = ++n;
+        ip->insts++;
+        left--;
     }
 }
 
@@ -497,7 +499,7 @@ enum interp_stop interp_run(struct interp *ip, uint64_t count)
     }
     if (UNLIKELY(ip->timing))
         run_timed(ip, target);
-    else
+    else if (target > ip->insts)
         run_fast(ip, target);
     flags_sync(ip);
     return INTERP_STOP_COUNT;

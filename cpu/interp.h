@@ -75,7 +75,8 @@ struct interp_tlb_entry {
 /* A cached decode, valid while memory at its address still holds its
  * bytes: bytes[] (zero-padded) and mask[] cover the instruction's length
  * so the check is two 8-byte compares. The tag is the linear address with
- * the decode mode in bits 63:62 (icache_tag in cpu/interp.c). */
+ * the decode mode in bits 63:62 outside 64-bit mode (icache_tag in
+ * cpu/interp.c). */
 struct interp_icache_entry {
     uint64_t tag;
     uint64_t bytes[2], mask[2];
