@@ -84,15 +84,15 @@ static HANDLER(exec_test)
 
 /* --- INC/DEC (FE, FF /0 /1), NOT/NEG/TEST/MUL/DIV (F6, F7) --- */
 
+/* Flags lazily (LAZY_INC/LAZY_DEC); CF is kept, so the flags before are
+ * materialized first. */
 static uint64_t inc_dec(struct interp *ip, uint64_t v, bool dec, unsigned size)
 {
     flags_sync(ip);
-    uint64_t cf = ip->s->rflags & X86_FLAG_CF;
     uint64_t m = size_mask(size);
     v &= m;
     uint64_t r = (dec ? v - 1 : v + 1) & m;
-    uint64_t f = dec ? eager_sub_flags(v, 1, r, 0, size) : eager_add_flags(v, 1, r, 0, size);
-    ip->s->rflags = (ip->s->rflags & ~(uint64_t)FLAGS_ARITH) | (f & ~(uint64_t)X86_FLAG_CF) | cf;
+    lazy_set(ip, dec ? LAZY_DEC : LAZY_INC, v, 1, r, size);
     return r;
 }
 

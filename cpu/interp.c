@@ -11,6 +11,24 @@
 #include "cpu/timing.h"
 #include "sim/object.h"
 
+/* Decoded-instruction cache tags: the linear address, with bits 63:62 set
+ * to 01 (32-bit mode) or 10 (16-bit mode) outside 64-bit mode. One-to-one:
+ * a canonical 64-bit address has bits 63:47 equal (prefix 00 or 11), a
+ * legacy-mode one is below 2^34. No cached instruction starts at 2^64-1
+ * (the last 15 bytes of a page are never cached), so that tag means
+ * "empty". In 64-bit mode the tag is the address itself. */
+#define ICACHE_NO_TAG (~0ull)
+
+static inline uint64_t icache_tag(uint64_t la, enum x86_mode mode)
+{
+    return mode == X86_MODE_64 ? la : la | (mode == X86_MODE_32 ? 1ull << 62 : 2ull << 62);
+}
+
+static inline struct interp_icache_entry *icache_slot(struct interp *ip, uint64_t la)
+{
+    return &ip->icache[(la ^ (la >> 11)) & (INTERP_ICACHE_SIZE - 1)];
+}
+
 x86_exec_fn interp_map1[256];
 x86_exec_fn interp_map0f[256];
 
@@ -57,6 +75,8 @@ bool interp_select(struct decoded_insn *in)
     if (fn && in->map == MAP_1B && in->opcode >= 0xd8 && in->opcode <= 0xdf && !exec_x87_valid(in))
         fn = NULL;
     in->exec = fn;
+    if (fn)
+        exec_fast_select(in);
     x86_classify(in);
     return fn != NULL;
 }
@@ -100,10 +120,10 @@ int interp_init(struct interp *ip, struct x86_state *s, const struct interp_mem_
         err_set("interp: cannot allocate the decoded-instruction cache");
         return -1;
     }
-    /* Tag 1 with an all-zero mask would match anything: make every entry
-     * miss on its mode instead (no mode value 0xff). */
-    for (unsigned i = 0; i < INTERP_ICACHE_SIZE; i++)
-        ip->icache[i].mode = 0xff;
+    for (unsigned i = 0; i < INTERP_ICACHE_SIZE; i++) {
+        ip->icache[i].tag = ICACHE_NO_TAG;
+        ip->icache[i].succ = &ip->icache[i];
+    }
     register_handlers();
     interp_state_changed(ip);
     return 0;
@@ -283,6 +303,26 @@ static const struct decoded_insn *decode_crossing(struct interp *ip, uint64_t la
     return out;
 }
 
+/* Decodes the instruction at la (host bytes p, at least 16 valid) into
+ * cache entry c. */
+static __attribute__((noinline)) const struct decoded_insn *decode_into(struct interp *ip,
+                                                                       struct interp_icache_entry *c,
+                                                                       uint64_t la, const uint8_t *p)
+{
+    enum decode_status st = x86_decode(p, X86_MAX_INSN_LEN, ip->mode, &c->in);
+    if (st != DECODE_OK || !interp_select(&c->in)) {
+        c->tag = ICACHE_NO_TAG; /* the entry was overwritten by a failed decode: never a hit */
+        raise_decode(ip, st == DECODE_OK ? DECODE_UD : st);
+    }
+    c->tag = icache_tag(la, ip->mode);
+    uint8_t mask[16] = {0}, bytes[16] = {0};
+    memset(mask, 0xff, c->in.len);
+    memcpy(bytes, p, c->in.len);
+    memcpy(c->mask, mask, 16);
+    memcpy(c->bytes, bytes, 16);
+    return &c->in;
+}
+
 /* The decoded instruction at RIP: from the cache when its bytes still
  * match memory, else decoded now. */
 static inline __attribute__((always_inline)) const struct decoded_insn *fetch(struct interp *ip,
@@ -295,29 +335,17 @@ static inline __attribute__((always_inline)) const struct decoded_insn *fetch(st
         e = tlb_fill(ip, la, ACC_EXEC);
     const uint8_t *p = (const uint8_t *)(uintptr_t)(la + e->addend);
     unsigned room = 4096 - (unsigned)(la & 0xfff);
-    struct interp_icache_entry *c = &ip->icache[(la ^ (la >> 11)) & (INTERP_ICACHE_SIZE - 1)];
+    struct interp_icache_entry *c = icache_slot(ip, la);
     if (UNLIKELY(room < 16))
         return decode_crossing(ip, la, p, scratch);
-    if (LIKELY(c->rip == la && c->mode == ip->mode)) {
+    if (LIKELY(c->tag == icache_tag(la, ip->mode))) {
         uint64_t w0, w1;
         memcpy(&w0, p, 8);
         memcpy(&w1, p + 8, 8);
         if (LIKELY(((w0 & c->mask[0]) == c->bytes[0]) & ((w1 & c->mask[1]) == c->bytes[1])))
             return &c->in;
     }
-    enum decode_status st = x86_decode(p, X86_MAX_INSN_LEN, ip->mode, &c->in);
-    if (st != DECODE_OK || !interp_select(&c->in)) {
-        c->mode = 0xff; /* the entry was overwritten by a failed decode: never a hit */
-        raise_decode(ip, st == DECODE_OK ? DECODE_UD : st);
-    }
-    c->rip = la;
-    c->mode = (uint8_t)ip->mode;
-    uint8_t mask[16] = {0}, bytes[16] = {0};
-    memset(mask, 0xff, c->in.len);
-    memcpy(bytes, p, c->in.len);
-    memcpy(c->mask, mask, 16);
-    memcpy(c->bytes, bytes, 16);
-    return &c->in;
+    return decode_into(ip, c, la, p);
 }
 
 void interp_timing_data(struct interp *ip, uint64_t la, unsigned size, bool write)
@@ -378,28 +406,101 @@ static __attribute__((noinline)) void run_timed(struct interp *ip, uint64_t targ
     }
 }
 
+/* The functional loop (no timing model), specialised for the code
+ * segment's mode so 64-bit code computes neither the CS base nor the RIP
+ * truncation. It keeps the current code page's host address across
+ * instructions: nothing inside interp_run flushes the soft TLB (CR3
+ * writes, INVLPG and mode changes are system instructions, which end the
+ * run), so a translation used once stays valid until the run returns. The
+ * next decoded record is first looked for where it was last time (the
+ * previous record's `succ`), then by index. Every record is still
+ * confirmed against the bytes in memory before it runs, so self-modifying
+ * code stays exact. RIP and the retired count live in registers and are
+ * stored once per instruction, where handlers and the exception exit read
+ * them. */
+static inline __attribute__((always_inline)) void run_fast_mode(struct interp *ip, uint64_t target,
+                                                              const enum x86_mode mode)
+{
+    struct x86_state *s = ip->s;
+    const uint64_t cs_base = mode == X86_MODE_64 ? 0 : s->seg[S_CS].base;
+    uint64_t code_page = 1; /* linear page of code_addend; 1: none yet */
+    uintptr_t code_addend = 0;
+    uint64_t left = target - ip->insts; /* interp_run: target > insts */
+    uint64_t rip = s->rip;
+    struct decoded_insn scratch;
+    struct interp_icache_entry *no_link = ip->icache;
+    struct interp_icache_entry **link = &no_link; /* the previous record's succ */
+    while (left) {
+        uint64_t la = mode == X86_MODE_64 ? rip : (uint32_t)rip + cs_base;
+        const struct decoded_insn *in;
+        /* One compare for both "another page" and "the last 15 bytes". */
+        if (UNLIKELY(la - code_page > 4096 - 16)) {
+            if ((la & ~0xfffull) != code_page) {
+                struct interp_tlb_entry *e = &ip->tlb[(la >> 12) & (INTERP_TLB_SIZE - 1)];
+                if (e->exec_page != (la & ~0xfffull))
+                    e = tlb_fill(ip, la, ACC_EXEC);
+                code_page = la & ~0xfffull;
+                code_addend = e->addend;
+            }
+            if ((la & 0xfff) > 4096 - 16) {
+                in = decode_crossing(ip, la, (const uint8_t *)(uintptr_t)(la + code_addend), &scratch);
+                link = &no_link;
+                goto execute;
+            }
+        }
+        {
+            const uint8_t *p = (const uint8_t *)(uintptr_t)(la + code_addend);
+            uint64_t tag = icache_tag(la, mode);
+            struct interp_icache_entry *c = *link;
+            uint64_t w0, w1;
+            memcpy(&w0, p, 8);
+            memcpy(&w1, p + 8, 8);
+            if (UNLIKELY(c->tag != tag)) {
+                c = icache_slot(ip, la);
+                *link = c;
+                if (c->tag != tag)
+                    goto decode;
+            }
+            if (LIKELY((w0 & c->mask[0]) == c->bytes[0] && (w1 & c->mask[1]) == c->bytes[1])) {
+                in = &c->in;
+            } else {
+            decode:
+                in = decode_into(ip, c, la, p);
+            }
+            link = &c->succ;
+        }
+    execute:;
+        uint64_t next = rip + in->len;
+        ip->next_rip = mode == X86_MODE_64 ? next : mode == X86_MODE_32 ? (uint32_t)next : (uint16_t)next;
+        in->exec(ip, in);
+        rip = ip->next_rip;
+        s->rip = rip;
+        ip->insts++;
+        left--;
+    }
+}
+
+static __attribute__((noinline)) void run_fast(struct interp *ip, uint64_t target)
+{
+    switch (ip->mode) {
+    case X86_MODE_64: run_fast_mode(ip, target, X86_MODE_64); break;
+    case X86_MODE_32: run_fast_mode(ip, target, X86_MODE_32); break;
+    default: run_fast_mode(ip, target, X86_MODE_16); break;
+    }
+}
+
 enum interp_stop interp_run(struct interp *ip, uint64_t count)
 {
     uint64_t target = count > UINT64_MAX - ip->insts ? UINT64_MAX : ip->insts + count;
-    struct decoded_insn scratch;
     ip->stop = INTERP_STOP_COUNT;
     if (setjmp(ip->exc_jump)) {
         flags_sync(ip);
         return ip->stop;
     }
-    struct x86_state *s = ip->s;
-    if (UNLIKELY(ip->timing)) {
+    if (UNLIKELY(ip->timing))
         run_timed(ip, target);
-    } else {
-        while (ip->insts < target) {
-            const struct decoded_insn *in = fetch(ip, &scratch);
-            uint64_t next = s->rip + in->len;
-            ip->next_rip = ip->mode == X86_MODE_64 ? next : ip->mode == X86_MODE_32 ? (uint32_t)next : (uint16_t)next;
-            in->exec(ip, in);
-            s->rip = ip->next_rip;
-            ip->insts++;
-        }
-    }
+    else if (target > ip->insts)
+        run_fast(ip, target);
     flags_sync(ip);
     return INTERP_STOP_COUNT;
 }

@@ -68,20 +68,24 @@ enum interp_stop {
 };
 
 #define INTERP_TLB_SIZE 256
-#define INTERP_ICACHE_SIZE 8192
+#define INTERP_ICACHE_SIZE 65536
 
 struct interp_tlb_entry {
     uint64_t read_page, write_page, exec_page; /* page-aligned linear address, or 1 (invalid) */
     uintptr_t addend;                          /* host = la + addend */
 };
 
-/* A cached decode, valid while memory at `rip` still holds its bytes:
- * bytes[] (zero-padded) and mask[] cover the instruction's length so the
- * check is two 8-byte compares. */
+/* A cached decode, valid while memory at its address still holds its
+ * bytes: bytes[] (zero-padded) and mask[] cover the instruction's length
+ * so the check is two 8-byte compares. The tag is the linear address with
+ * the decode mode in bits 63:62 outside 64-bit mode (icache_tag in
+ * cpu/interp.c). */
 struct interp_icache_entry {
-    uint64_t rip;
+    uint64_t tag;
     uint64_t bytes[2], mask[2];
-    uint8_t mode;
+    /* The entry that ran after this one last time: the run loop tries it
+     * (checking its tag) before indexing the cache. Never NULL. */
+    struct interp_icache_entry *succ;
     struct decoded_insn in;
 };
 

@@ -250,12 +250,14 @@ static inline uint64_t szp_flags(uint64_t res, unsigned size)
     return parity_flag(res) | (res == 0 ? X86_FLAG_ZF : 0) | ((res & sign_bit(size)) ? X86_FLAG_SF : 0);
 }
 
-/* Lazy arithmetic flags: ADD, SUB/CMP and the logic instructions record
- * their operands and result (ip->lazy_*) instead of computing CF PF AF ZF
- * SF OF; Jcc/SETcc/CMOVcc after CMP or TEST evaluate the condition from
- * the record directly, everything else materializes RFLAGS first
- * (flags_sync). interp_run leaves RFLAGS materialized. */
-enum { LAZY_NONE, LAZY_ADD, LAZY_SUB, LAZY_LOGIC };
+/* Lazy arithmetic flags: ADD, SUB/CMP, INC/DEC and the logic instructions
+ * record their operands and result (ip->lazy_*) instead of computing CF PF
+ * AF ZF SF OF; Jcc/SETcc/CMOVcc evaluate the conditions they can from the
+ * record directly, everything else materializes RFLAGS first
+ * (flags_sync). INC/DEC keep CF: they materialize the flags before them,
+ * so RFLAGS.CF is current while their record is pending. interp_run
+ * leaves RFLAGS materialized. */
+enum { LAZY_NONE, LAZY_ADD, LAZY_SUB, LAZY_LOGIC, LAZY_INC, LAZY_DEC };
 
 static inline uint64_t eager_add_flags(uint64_t a, uint64_t b, uint64_t r, unsigned carry, unsigned size)
 {
@@ -279,6 +281,14 @@ static inline void flags_sync(struct interp *ip)
     switch (ip->lazy_op) {
     case LAZY_ADD: f = eager_add_flags(ip->lazy_a, ip->lazy_b, ip->lazy_res, 0, ip->lazy_size); break;
     case LAZY_SUB: f = eager_sub_flags(ip->lazy_a, ip->lazy_b, ip->lazy_res, 0, ip->lazy_size); break;
+    case LAZY_INC:
+        f = (eager_add_flags(ip->lazy_a, 1, ip->lazy_res, 0, ip->lazy_size) & ~(uint64_t)X86_FLAG_CF) |
+            (ip->s->rflags & X86_FLAG_CF);
+        break;
+    case LAZY_DEC:
+        f = (eager_sub_flags(ip->lazy_a, 1, ip->lazy_res, 0, ip->lazy_size) & ~(uint64_t)X86_FLAG_CF) |
+            (ip->s->rflags & X86_FLAG_CF);
+        break;
     default: f = szp_flags(ip->lazy_res, ip->lazy_size); break;
     }
     ip->s->rflags = (ip->s->rflags & ~(uint64_t)FLAGS_ARITH) | f;
@@ -345,25 +355,52 @@ static inline uint64_t alu_logic(struct interp *ip, uint64_t r, unsigned size)
     return r;
 }
 
-/* Jcc/SETcc/CMOVcc condition (SDM Vol. 1, Table B-1). */
-static inline bool cond_true(struct interp *ip, unsigned cc)
+/* Jcc/SETcc/CMOVcc condition (SDM Vol. 1, Table B-1): from the lazy
+ * record where it decides the condition alone (ZF and SF of every kind; CF
+ * after ADD/SUB/logic; OF after SUB/logic), else from materialized RFLAGS. */
+static inline __attribute__((always_inline)) bool cond_true(struct interp *ip, unsigned cc)
 {
     bool r;
-    if (ip->lazy_op == LAZY_SUB || ip->lazy_op == LAZY_LOGIC) {
+    unsigned op = ip->lazy_op;
+    if (op != LAZY_NONE) {
         uint64_t a = ip->lazy_a, b = ip->lazy_b, res = ip->lazy_res;
         unsigned sh = 64 - 8 * ip->lazy_size;
-        bool sub = ip->lazy_op == LAZY_SUB;
+        bool neg = (int64_t)(res << sh) < 0;
         switch (cc >> 1) {
-        case 1: r = sub && a < b; goto done;                        /* B */
+        case 1:                                                     /* B: CF */
+            if (op == LAZY_SUB || op == LAZY_LOGIC) {
+                r = op == LAZY_SUB && a < b;
+                goto done;
+            }
+            if (op == LAZY_ADD) {
+                r = res < a;
+                goto done;
+            }
+            break;
         case 2: r = res == 0; goto done;                            /* E */
-        case 3: r = (sub && a < b) || res == 0; goto done;          /* BE */
-        case 4: r = (int64_t)(res << sh) < 0; goto done;            /* S */
+        case 3:                                                     /* BE */
+            if (op == LAZY_SUB || op == LAZY_LOGIC) {
+                r = (op == LAZY_SUB && a < b) || res == 0;
+                goto done;
+            }
+            if (op == LAZY_ADD) {
+                r = res < a || res == 0;
+                goto done;
+            }
+            break;
+        case 4: r = neg; goto done;                                 /* S */
         case 6:                                                     /* L: SF != OF */
-            r = sub ? (int64_t)(a << sh) < (int64_t)(b << sh) : (int64_t)(res << sh) < 0;
-            goto done;
+            if (op == LAZY_SUB || op == LAZY_LOGIC) {
+                r = op == LAZY_SUB ? (int64_t)(a << sh) < (int64_t)(b << sh) : neg;
+                goto done;
+            }
+            break;
         case 7:                                                     /* LE */
-            r = sub ? (int64_t)(a << sh) <= (int64_t)(b << sh) : (int64_t)(res << sh) <= 0;
-            goto done;
+            if (op == LAZY_SUB || op == LAZY_LOGIC) {
+                r = op == LAZY_SUB ? (int64_t)(a << sh) <= (int64_t)(b << sh) : neg || res == 0;
+                goto done;
+            }
+            break;
         default: break;                                             /* O, P */
         }
     }
@@ -406,6 +443,9 @@ void exec_mmx_register(void);
 bool exec_mmx_valid(const struct decoded_insn *in);
 bool exec_mmx_opcode(uint8_t op);
 extern x86_exec_fn exec_mmx_handler;
+/* Replaces in->exec with a specialised handler for the frequent forms
+ * (cpu/exec_fast.c); leaves it alone otherwise. */
+void exec_fast_select(struct decoded_insn *in);
 /* MMX state in the x87 register file (cpu/exec_x87.c). */
 void x87_mmx_enter(struct interp *ip);
 uint64_t x87_mmx_read(struct interp *ip, unsigned n);
