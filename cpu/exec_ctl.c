@@ -293,7 +293,7 @@ static HANDLER(exec_grp15)
         if (r == 0) {
             mem_probe_write(ip, la, 1);
             mem_probe_write(ip, la + 511, 1);
-            s->fx.mxcsr_mask = 0xffff;
+            s->fx.mxcsr_mask = cpu_model_mxcsr_mask();
             for (unsigned i = 0; i < 512; i += 8)
                 mem_write(ip, la + i, 8, load_n(img + i, 8));
         } else {
@@ -301,7 +301,7 @@ static HANDLER(exec_grp15)
             for (unsigned i = 0; i < 512; i += 8)
                 store_n(buf + i, 8, mem_read(ip, la + i, 8));
             uint32_t mxcsr = (uint32_t)load_n(buf + 24, 4);
-            if (mxcsr & ~0xffffu)
+            if (mxcsr & ~cpu_model_mxcsr_mask())
                 interp_raise(ip, X86_GP, true, 0);
             /* Reserved areas (and MXCSR_MASK) are not loaded. */
             memcpy(img, buf, 24);
@@ -312,7 +312,7 @@ static HANDLER(exec_grp15)
     }
     case 2: {
         uint32_t v = (uint32_t)mem_read(ip, la, 4);
-        if (v & ~0xffffu)
+        if (v & ~cpu_model_mxcsr_mask())
             interp_raise(ip, X86_GP, true, 0);
         s->fx.mxcsr = v;
         return;
