@@ -167,11 +167,13 @@ static HANDLER(exec_popf)
         changeable |= X86_FLAG_IF;
     f = (f & ~changeable) | (v & changeable);
     f &= ~(uint64_t)X86_FLAG_RF;
+    bool if_set = (f & ~ip->s->rflags) & X86_FLAG_IF;
     ip->s->rflags = f | X86_FLAG_FIXED;
     interp_update_align_check(ip);
-    if (f & X86_FLAG_TF) {
-        /* Single-stepping starts with the next instruction: end the run
-         * here so the caller can step it (INTERP_STOP_COUNT). */
+    if ((f & X86_FLAG_TF) || if_set) {
+        /* Single-stepping starts with the next instruction, and an
+         * interrupt already pending is due before it: end the run here so
+         * the caller can step or deliver (INTERP_STOP_COUNT). */
         ip->s->rip = ip->next_rip;
         ip->insts++;
         longjmp(ip->exc_jump, 1);
