@@ -162,7 +162,10 @@ static void run_fp(struct interp *ip, sse_binop fn, uint8_t *d, const uint8_t *s
 {
     uint32_t guest = ip->s->fx.mxcsr, host;
     __asm__ volatile("stmxcsr %0" : "=m"(host));
-    uint32_t run = (guest & ~0x3fu) | 0x1f80u;
+    /* DAZ, RC and FTZ from the guest, all exceptions masked, flags clear;
+     * not MM, which a host without it would #GP on (and which does not
+     * change arithmetic). */
+    uint32_t run = (guest & 0xffc0u) | 0x1f80u;
     uint32_t after;
     uint8_t tmp[16];
     memcpy(tmp, d, 16);
