@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "cpu/interp.h"
+#include "cpu/model.h"
 #include "lockstep.h"
+#include "sim/object.h"
 
 #define MAX_RANGES 256
 #define WORK_STACK_BASE 0x30200000ull
@@ -729,6 +731,12 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* The native side is this CPU: so is the interpreter's model where the
+     * model leaves a choice (MXCSR_MASK, docs/lockstep.md). */
+    if (cpu_model_set_mxcsr_mask(cpu_model_host_mxcsr_mask()) < 0) {
+        fprintf(stderr, "lockstep: the host as a CPU model: %s\n", err_get());
+        return 2;
+    }
     int rc = run(argc, argv);
     harness_destroy(&the_harness);
     if (gen_cs)
