@@ -464,15 +464,18 @@ static bool inspect_descriptor(struct interp *ip, uint16_t sel, uint64_t *desc, 
     return conforming_code || (cpl <= seg->dpl && (sel & 3u) <= seg->dpl);
 }
 
-/* System descriptor types LAR (lar true) or LSL may report. Legacy
- * protected mode: the TSSs and the LDT for both, the gates (call, task) for
- * LAR only. IA-32e mode (EFER.LMA: 64-bit and compatibility mode): the LDT
- * and the 64-bit TSS, and for LAR the 64-bit call gate; the 16-bit types,
- * task gates and interrupt/trap gates never. */
+/* System descriptor types LAR (lar true) or LSL may report, as the SDM's
+ * tables give them (Vol. 2A, LAR and LSL). Legacy protected mode: the TSSs
+ * and the LDT for both, the call and task gates for LAR only. IA-32e mode
+ * (EFER.LMA: 64-bit and compatibility mode): the 64-bit TSS for both, the
+ * 64-bit call gate for LAR, and for LSL the LDT and type 0 (the upper half
+ * of a 16-byte descriptor); the 16-bit types and interrupt/trap gates never.
+ * (Not checkable on this host's CPU: its kernel's system descriptors are
+ * DPL 0, invisible to the CPL-3 oracle of tests/lockstep/desc.c.) */
 static bool system_type_valid(const struct x86_state *s, unsigned type, bool lar)
 {
     if (s->msr.efer & X86_EFER_LMA)
-        return type == 2 || type == 9 || type == 11 || (lar && type == 12);
+        return type == 9 || type == 11 || (lar ? type == 12 : type == 0 || type == 2);
     switch (type) {
     case 1: case 2: case 3: case 9: case 11: return true;
     case 4: case 5: case 12: return lar;

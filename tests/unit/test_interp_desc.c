@@ -289,8 +289,11 @@ END_TEST
 
 START_TEST(system_types_in_ia32e_mode)
 {
-    expect_lar(LONG64, 3, SEL_LDT | 3, true, 0x0000e200);
+    expect_lar(LONG64, 3, SEL_LDT | 3, false, 0); /* SDM: not for LAR in IA-32e mode */
     expect_lsl(LONG64, 3, SEL_LDT | 3, true, 0x17);
+    /* Type 0, the upper half of a 16-byte descriptor (DPL 0): LSL only. */
+    expect_lsl(LONG64, 0, SEL_LDT + 8, true, 0);
+    expect_lar(LONG64, 0, SEL_LDT + 8, false, 0);
     expect_lar(LONG64, 3, SEL_TSS64 | 3, true, 0x0000e900);
     expect_lsl(LONG64, 3, SEL_TSS64 | 3, true, 0x67);
     expect_lar(LONG64, 3, SEL_CALLGATE | 3, true, 0x0000ec00);
@@ -320,6 +323,8 @@ START_TEST(system_types_in_legacy_protected_mode)
     expect_lar(LEGACY32, 0, SEL_RESERVED, false, 0);
     expect_lar(LEGACY32, 0, SEL_TSS64, true, 0x0000e900);
     expect_lsl(LEGACY32, 0, SEL_LDT, true, 0x17);
+    expect_lar(LEGACY32, 0, SEL_LDT, true, 0x0000e200);
+    expect_lsl(LEGACY32, 0, SEL_LDT + 8, false, 0); /* type 0: reserved here */
     expect_lar(LEGACY32, 0, SEL_CODE32, true, 0x00cf9b00);
 }
 END_TEST
