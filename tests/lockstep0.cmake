@@ -26,7 +26,7 @@ set_tests_properties(lockstep0_long_engine_switch PROPERTIES LABELS "long;kvm" S
 # these bounds end before it is unpacked): the first 1e6 instructions in CI
 # (issue #6's bound; about 2.5 minutes here, docs/lockstep.md "Speed"), 1e7 in
 # the long run.
-foreach(run "lockstep0_linux;1000000;lockstep;1200" "lockstep0_long_linux;10000000;long;14400")
+foreach(run "lockstep0_linux;1000000;lockstep;1800" "lockstep0_long_linux;10000000;long;14400")
   list(GET run 0 name)
   list(GET run 1 bound)
   list(GET run 2 label)
