@@ -23,4 +23,10 @@ tandem.new("LinuxLoader", {
     "console=ttyS0 earlyprintk=serial,ttyS0 nokaslr mitigations=off nopti panic=-1 " ..
     "tsc_early_khz=2000000 mce=off quiet loglevel=4"),
 })
-sim.run{until_s = tonumber(machine.arg("seconds", "60"))}
+local seconds = tonumber(machine.arg("seconds", "60"))
+if machine.arg("roi") == "1" then
+  -- configs/roi.lua: the main job (docs/roi.md)
+  require("roi_run").run(seconds, {script = "configs/roi.lua", args = ""})
+else
+  sim.run{until_s = seconds}
+end

@@ -348,6 +348,7 @@ static void cpu_run_event(struct event *ev, void *arg)
     if (until > sim->run_until)
         until = sim->run_until;
     tick_t reached = start;
+    cpu->busy_mark = start;
     cpu->in_run = true;
     enum cpu_stop why = cpu->engine->run(cpu, until, &reached);
     /* The engine has returned: its state may be read for the fallback. */
@@ -357,7 +358,8 @@ static void cpu_run_event(struct event *ev, void *arg)
     cpu->yield_request = false;
     if (reached < sim_now(sim))
         reached = sim_now(sim);
-    cpu->busy_ticks += reached - start;
+    cpu->busy_ticks += reached - cpu->busy_mark;
+    cpu->busy_mark = reached;
     cpu->cycles = ticks_to_cycles(&cpu->clock, cpu->busy_ticks);
 
     if (cpu->pending_engine) {
@@ -403,6 +405,58 @@ static void cpu_run_event(struct event *ev, void *arg)
     }
 }
 
+/* Stats flush (before every dump and reset): a dump or reset from inside
+ * the running quantum (the guest's ROI markers are device accesses) counts
+ * the busy time up to the current tick, so cycles and ipc agree with the
+ * instruction counts the engine keeps current; the end of the quantum then
+ * adds only the rest. */
+static void cpu_flush_stats(struct sim_object *o)
+{
+    struct cpu *cpu = SIM_CAST(struct cpu, o);
+    tick_t now = sim_now(o->sim);
+    if (cpu->in_run && now > cpu->busy_mark) {
+        cpu->busy_ticks += now - cpu->busy_mark;
+        cpu->busy_mark = now;
+    }
+    cpu->cycles = ticks_to_cycles(&cpu->clock, cpu->busy_ticks);
+}
+
+int cpu_set_timing(struct cpu *cpu, struct sim_object *timing)
+{
+    if (timing && strcmp(timing->type->name, "TimingModel") != 0) {
+        err_set("%s: timing must be a TimingModel, %s is a %s", cpu->obj.path, timing->path,
+                timing->type->name);
+        return -1;
+    }
+    if (cpu->in_run) {
+        err_set("%s: the timing model cannot change inside a run (call between sim.run calls)",
+                cpu->obj.path);
+        return -1;
+    }
+    if (cpu_sync_state(cpu) < 0)
+        return -1;
+    const struct cpu_engine_ops *fb = cpu_engine_find(CPU_FALLBACK_ENGINE);
+    if (cpu->fallback_priv) /* re-attached with the new model on next use */
+        with_fallback_engine(cpu, fb, detach_fallback, NULL);
+    struct sim_object *old = cpu->timing;
+    cpu->engine->detach(cpu);
+    cpu->engine_priv = NULL;
+    cpu->timing = timing;
+    if (cpu->engine->attach(cpu) < 0) {
+        char why[512];
+        snprintf(why, sizeof(why), "%s", err_get());
+        cpu->timing = old;
+        if (cpu->engine->attach(cpu) < 0)
+            fatal("%s: cannot re-attach engine '%s' after a failed timing change: %s",
+                  cpu->obj.path, cpu->engine->name, err_get());
+        err_set("%s: cannot re-attach engine '%s' with the new timing model: %s", cpu->obj.path,
+                cpu->engine->name, why);
+        return -1;
+    }
+    DPRINTF(Cpu, &cpu->obj, "timing model now %s", timing ? timing->path : "none");
+    return 0;
+}
+
 static int cpu_init(struct sim_object *o)
 {
     struct cpu *cpu = SIM_CAST(struct cpu, o);
@@ -446,6 +500,7 @@ static int cpu_init(struct sim_object *o)
     stats_add_ratio(o, "engineSwitchTimeAvg", &cpu->switch_ns, &cpu->switches, "ns/switch",
                     "Mean state-transfer time of an engine switch");
     sim_add_inst_counter(o->sim, &cpu->insts);
+    stats_add_flush(o, cpu_flush_stats);
     return 0;
 }
 
@@ -491,6 +546,8 @@ static void cpu_serialize(struct sim_object *o, struct ser_node *n)
     SER_PUT(n, cpu, switch_ns);
     SER_PUT(n, cpu, switch_ns_max);
     SER_PUT_ARRAY(n, cpu, auto_counters);
+    SER_PUT(n, cpu, roi_end_armed);
+    SER_PUT(n, cpu, roi_end_cr3);
     ser_put_event(n, "run_event", &cpu->run_event);
 }
 
@@ -516,6 +573,8 @@ static int cpu_unserialize(struct sim_object *o, struct ser_node *n)
     if (ser_find_prop(n, "switch_ns") &&
         (SER_GET(n, cpu, switch_ns) < 0 || SER_GET(n, cpu, switch_ns_max) < 0 ||
          SER_GET_ARRAY(n, cpu, auto_counters) < 0))
+        return -1;
+    if (SER_GET(n, cpu, roi_end_armed) < 0 || SER_GET(n, cpu, roi_end_cr3) < 0)
         return -1;
     return ser_get_event(n, "run_event", &cpu->run_event, &o->sim->eq);
 }

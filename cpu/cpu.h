@@ -90,6 +90,7 @@ struct cpu {
     bool sleeping;        /* halted, run_event descheduled until an interrupt */
     tick_t sleep_start;
     tick_t busy_ticks;    /* simulated time spent running (not halted) */
+    tick_t busy_mark;     /* busy_ticks counts the running quantum up to here */
     const struct cpu_engine_ops *pending_engine; /* switch requested during a run */
     /* Engine statistics. They live here, not in engine_priv, because the
      * stats registry keeps their addresses across detach and re-attach; an
@@ -108,6 +109,11 @@ struct cpu {
     /* Statistics of the auto engine (cpu/engine_auto.c), here for the same
      * reason as engine_counters. */
     uint64_t auto_counters[CPU_AUTO_COUNTERS];
+    /* A region-end marker executed by a process (cpu/interp_engine.c): the
+     * region ends with that process's next system call, made at CPL 3 under
+     * this page-table base. Here so a checkpoint in between carries it. */
+    bool roi_end_armed;
+    uint64_t roi_end_cr3;
 
     uint64_t insts;      /* instructions retired (all engines) */
     uint64_t cycles;
@@ -126,6 +132,11 @@ void cpu_set_state(struct cpu *cpu, const struct x86_state *st);
 /* Detaches the current engine and attaches another, carrying the state.
  * 0 or -1 (err_set). */
 int cpu_switch_engine(struct cpu *cpu, const char *engine);
+/* Makes `timing` (a TimingModel, or NULL for none) the CPU's cycle
+ * accounting from now on: the engine is re-attached so it picks the model
+ * up (the interpreter charges through it; KVM ignores it). Between runs
+ * only. 0 or -1 (err_set). */
+int cpu_set_timing(struct cpu *cpu, struct sim_object *timing);
 /* Adds one engine switch's state-transfer time (host ns) to the stats. */
 void cpu_count_switch_ns(struct cpu *cpu, uint64_t ns);
 /* Called by the LAPIC (through cpu_intr.notify) when an interrupt became

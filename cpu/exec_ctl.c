@@ -5,6 +5,9 @@
 #include "cpu/interp_priv.h"
 
 #include "cpu/model.h"
+#define TANDEMCTL_ABI_ONLY
+#include "guest/include/tandemctl.h"
+#undef TANDEMCTL_ABI_ONLY
 
 static HANDLER(exec_push_reg)
 {
@@ -186,6 +189,18 @@ static HANDLER(exec_nop)
     (void)in;
 }
 
+/* 0F 1F (NOP r/m), which also carries the region markers: a memory operand
+ * with a magic displacement (guest/include/tandemctl.h). Only this opcode
+ * pays for the check. */
+static HANDLER(exec_nop_rm)
+{
+    if (UNLIKELY(in->mod != 3 && (in->disp == TANDEMCTL_MARKER_ROI_BEGIN ||
+                                  in->disp == TANDEMCTL_MARKER_ROI_END)) && ip->marker)
+        ip->marker(ip->marker_opaque, in->disp == TANDEMCTL_MARKER_ROI_BEGIN
+                                          ? INTERP_MARKER_ROI_BEGIN
+                                          : INTERP_MARKER_ROI_END);
+}
+
 /* Traps (INT3, INT n, INT1) report RIP after the instruction. */
 static HANDLER(exec_int)
 {
@@ -364,8 +379,9 @@ void exec_ctl_register(void)
     interp_map0f[0x0b] = exec_ud;
     interp_map0f[0x05] = exec_syscall;
     interp_map0f[0x0d] = exec_nop;
-    for (unsigned op = 0x18; op <= 0x1f; op++)
+    for (unsigned op = 0x18; op <= 0x1e; op++)
         interp_map0f[op] = exec_nop;
+    interp_map0f[0x1f] = exec_nop_rm;
     for (unsigned op = 0x80; op <= 0x8f; op++)
         interp_map0f[op] = exec_jcc;
     interp_map0f[0xa2] = exec_cpuid;

@@ -53,6 +53,9 @@ struct interp_mmio_ops {
 /* interp_fault.vector value for "device memory" (not an x86 vector). */
 #define INTERP_FAULT_MMIO 0xff
 
+/* Which region marker executed (struct interp.marker). */
+enum interp_marker { INTERP_MARKER_ROI_BEGIN, INTERP_MARKER_ROI_END };
+
 /* Why interp_run returned. */
 enum interp_stop {
     INTERP_STOP_COUNT,     /* executed the requested number of instructions, or a POPF
@@ -99,6 +102,11 @@ struct interp {
     /* Guest TSC source (simulated time); NULL reads tsc_offset only. */
     uint64_t (*read_tsc)(void *opaque);
     void *tsc_opaque;
+    /* Region markers (the magic NOPs of guest/include/tandemctl.h,
+     * docs/guest-control.md): called with enum interp_marker while the
+     * marker executes. NULL: they are plain NOPs. */
+    void (*marker)(void *opaque, int which);
+    void *marker_opaque;
     /* Set by handlers: the RIP after this instruction. */
     uint64_t next_rip;
     enum interp_stop stop;

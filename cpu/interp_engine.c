@@ -158,6 +158,58 @@ static uint64_t read_tsc(void *opaque)
     return cpu_tsc_at(e->cpu, t) - (uint64_t)e->cpu->state.tsc_offset;
 }
 
+static struct cg_counter *cg_of(struct sys_engine *e)
+{
+    return e->ip.timing ? e->ip.timing->cg : NULL;
+}
+
+/* A region marker (struct interp.marker): the counters are brought up to
+ * date first, so the marker itself is the first instruction of the region
+ * (and cachegrind counts it too). */
+static void roi_marker(void *opaque, int which)
+{
+    struct sys_engine *e = opaque;
+    const struct x86_state *s = e->ip.s;
+    struct simulation *sim = e->cpu->obj.sim;
+    struct cg_counter *cg = cg_of(e);
+    sys_engine_sync_time(e);
+    DPRINTF(InterpEngine, &e->cpu->obj, "region %s marker at rip %#" PRIx64 " (cr3 %#" PRIx64 ")",
+            which == INTERP_MARKER_ROI_BEGIN ? "begin" : "end", s->rip, s->cr3);
+    if (which == INTERP_MARKER_ROI_BEGIN) {
+        e->cpu->roi_end_armed = false;
+        stats_reset(sim);
+        /* The reset zeroed the model's instruction count in the middle of
+         * the batch: re-base the batch's charged count (modulo 2^64) so the
+         * instructions retired so far still count as charged. */
+        if (e->ip.timing)
+            e->batch_charged = e->ip.timing->insts - (e->ip.insts - e->batch_insts);
+        if (cg)
+            cg_begin(cg);
+    } else {
+        e->cpu->roi_end_armed = true;
+        e->cpu->roi_end_cr3 = s->cr3 & CG_CR3_BASE_MASK;
+    }
+}
+
+/* With a region end armed, after a batch that began at CPL 3 (before any
+ * exception is delivered): if the CPU is now in the kernel, the process
+ * made a system call (SYSCALL runs inside the interpreter's batch; the
+ * kernel's first instruction, SWAPGS, ends the batch), and if it was the
+ * armed process's, the region ends here. */
+static void roi_check_end(struct sys_engine *e)
+{
+    const struct x86_state *s = e->ip.s;
+    if (x86_cpl(s) == 3 || (s->cr3 & CG_CR3_BASE_MASK) != e->cpu->roi_end_cr3)
+        return; /* still in user mode, or another process's */
+    e->cpu->roi_end_armed = false;
+    struct cg_counter *cg = cg_of(e);
+    if (cg)
+        cg_stop(cg);
+    count_retired(e);
+    if (stats_dump(e->cpu->obj.sim, "roi") < 0)
+        log_warn("%s: region-end stats dump failed: %s", e->cpu->obj.path, err_get());
+}
+
 static const struct {
     unsigned idx;
     const char *name, *desc;
@@ -212,6 +264,8 @@ static int engine_attach(struct cpu *cpu)
     e->ip.apic_id = cpu->cpu_index;
     e->ip.read_tsc = read_tsc;
     e->ip.tsc_opaque = e;
+    e->ip.marker = roi_marker;
+    e->ip.marker_opaque = e;
     if (cpu->timing)
         e->ip.timing = SIM_CAST(struct timing_model, cpu->timing);
     cpu->engine_priv = e;
@@ -226,6 +280,8 @@ static void engine_detach(struct cpu *cpu)
         return;
     if (e->ip.timing) /* DRAM must not read the freed cycle counter */
         timing_attach_counters(e->ip.timing, &cpu->insts, NULL);
+    if (cg_of(e))
+        cg_attach_state(cg_of(e), NULL);
     interp_destroy(&e->ip);
     free(e);
     cpu->engine_priv = NULL;
@@ -240,6 +296,8 @@ static int engine_state_in(struct cpu *cpu)
      * instructions; DRAM's "now" is the cycles this engine charged. */
     if (e->ip.timing)
         timing_attach_counters(e->ip.timing, &cpu->insts, &e->ip.cycles);
+    if (cg_of(e))
+        cg_attach_state(cg_of(e), &cpu->state);
     interp_state_changed(&e->ip);
     return 0;
 }
@@ -258,6 +316,8 @@ static bool deliver(struct sys_engine *e, const struct x86_event *ev)
             ev->vector, (int)ev->source, ev->error, s->rip);
     int rc = x86_deliver_event(e->bus, s, ev);
     e->state_changed = true;
+    if (e->ip.timing)
+        e->delivery_cycles += timing_event(e->ip.timing);
     return rc == 0 && s->run_state != X86_SHUTDOWN;
 }
 
@@ -337,6 +397,20 @@ static bool deliver_carried_events(struct sys_engine *e)
     return true;
 }
 
+/* Charges the delivery cost of the events delivered since the last batch
+ * (to the CPL the CPU is at now: the handler's) and moves time by it. */
+static void charge_deliveries(struct sys_engine *e, tick_t *now)
+{
+    if (!e->delivery_cycles)
+        return;
+    e->ip.cycles += e->delivery_cycles;
+    *now += cycles_to_ticks(&e->cpu->clock, e->delivery_cycles);
+    e->delivery_cycles = 0;
+    e->batch_user = x86_cpl(e->ip.s) == 3;
+    count_retired(e);
+    cpu_advance_time(e->cpu, *now);
+}
+
 static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
 {
     struct sys_engine *e = engine_of(cpu);
@@ -359,6 +433,7 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
         }
         if (took)
             DPRINTF(InterpEngine, &cpu->obj, "took an interrupt at %" PRIu64, now);
+        charge_deliveries(e, &now);
         if (e->state_changed) {
             interp_state_changed(&e->ip);
             e->state_changed = false;
@@ -391,13 +466,27 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
         e->ip.cycle_limit = e->ip.cycles + count;
         e->batch_user = x86_cpl(s) == 3;
         e->ip.soft_int_opcode = 0;
+        e->batch_charged = e->ip.timing ? e->ip.timing->insts : 0;
         enum interp_stop stop = interp_run(&e->ip, count);
+        if (e->ip.timing) {
+            /* Instructions that retire by leaving the interpreter's loop
+             * (traps: INT3, INT n, INTO, INT1; POPF setting TF) skip its
+             * charge: they cost the system class. */
+            uint64_t uncharged = (e->ip.insts - e->batch_insts) -
+                                 (e->ip.timing->insts - e->batch_charged);
+            while (uncharged--)
+                e->ip.cycles += timing_inst(e->ip.timing, IC_SYSTEM);
+        }
+        if (e->cpu->roi_end_armed && e->batch_user)
+            roi_check_end(e);
         if (stop == INTERP_STOP_UNSUPPORTED) {
             switch (exec_sys(e)) {
             case EXEC_SYS_DONE:
                 cpu->engine_counters[ISTAT_SYS_INSNS]++;
                 if (e->ip.timing)
                     e->ip.cycles += timing_inst(e->ip.timing, IC_SYSTEM);
+                if (e->cpu->roi_end_armed && e->batch_user)
+                    roi_check_end(e);
                 completed = true;
                 break;
             case EXEC_SYS_EXCEPTION:
@@ -446,6 +535,7 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
         interp_state_changed(&e->ip);
         e->state_changed = false;
     }
+    charge_deliveries(e, &now);
     *reached = now;
     return result;
 }

@@ -26,12 +26,20 @@ struct sys_engine {
     tick_t batch_tick;
     uint64_t batch_insts;
     uint64_t batch_cycles; /* engine_cycles() at the batch start */
+    /* The timing model's instruction count at the batch start: what the
+     * interpreter's loop charged is the difference (a region begin marker
+     * re-bases it when its stats reset zeroes the count). */
+    uint64_t batch_charged;
     /* Retired instructions and cycles already added to the CPU's counters
      * (cpu->insts, the per-CPL counters), and the CPL of the running batch:
      * brought up to date at every device access too, so a stats reset
      * (ROI_BEGIN) mid-batch splits the count exactly. */
     uint64_t insts_counted, cycles_counted;
     bool batch_user;
+    /* Delivery cost (timing model) of the exceptions and interrupts
+     * delivered since the last batch started: charged, and simulated time
+     * moved by it, before the next batch and at the end of the run. */
+    uint64_t delivery_cycles;
     /* Set by a system instruction that changed CS, CR0/CR3/CR4, EFER or the
      * page tables' meaning: the engine refreshes the decode mode and drops
      * the soft TLB before the next instruction. */

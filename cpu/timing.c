@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cpu/cpu.h"
+#include "sim/lua.h"
 #include "sim/serialize.h"
 #include "sim/sim.h"
 #include "sim/stats.h"
@@ -65,7 +67,8 @@ static int timing_init(struct sim_object *o)
         resolve(t->dcache_obj, "dcache", "Cache", (void **)&t->dcache) < 0 ||
         resolve(t->itlb_obj, "itlb", "TLB", (void **)&t->itlb) < 0 ||
         resolve(t->dtlb_obj, "dtlb", "TLB", (void **)&t->dtlb) < 0 ||
-        resolve(t->bpred_obj, "bpred", "BranchPredictor", (void **)&t->bpred) < 0)
+        resolve(t->bpred_obj, "bpred", "BranchPredictor", (void **)&t->bpred) < 0 ||
+        resolve(t->cg_obj, "cachegrind", "CachegrindCounter", (void **)&t->cg) < 0)
         return -1;
     stats_add_counter(o, "insts", &t->insts, "count", "Instructions charged");
     stats_add_counter(o, "baseCycles", &t->cpi.base, "cycle", "CPI stack: base costs");
@@ -75,6 +78,10 @@ static int timing_init(struct sim_object *o)
     stats_add_counter(o, "tlbCycles", &t->cpi.tlb, "cycle", "CPI stack: TLB and page walks");
     stats_add_counter(o, "branchCycles", &t->cpi.branch, "cycle",
                       "CPI stack: branch mispredicts");
+    stats_add_counter(o, "eventCycles", &t->cpi.event, "cycle",
+                      "CPI stack: exception and interrupt delivery");
+    stats_add_counter(o, "events", &t->events, "count",
+                      "Exceptions, interrupts and NMIs delivered (each costs event_cycles)");
     stats_add_formula(o, "cycles", stat_cycles, "cycle", "Sum of the CPI stack");
     stats_add_formula(o, "cpi", stat_cpi, "ratio", "cycles / insts");
     for (int c = 0; c < IC_NCLASSES; c++) {
@@ -96,6 +103,8 @@ static void timing_serialize(struct sim_object *o, struct ser_node *n)
     SER_PUT(n, t, cpi.dcache);
     SER_PUT(n, t, cpi.tlb);
     SER_PUT(n, t, cpi.branch);
+    SER_PUT(n, t, cpi.event);
+    SER_PUT(n, t, events);
     for (int c = 0; c < IC_NCLASSES; c++) {
         char key[48];
         snprintf(key, sizeof(key), "insts_%s", inst_class_names[c]);
@@ -109,6 +118,10 @@ static int timing_unserialize(struct sim_object *o, struct ser_node *n)
     if (SER_GET(n, t, insts) < 0 || SER_GET(n, t, cpi.base) < 0 ||
         SER_GET(n, t, cpi.icache) < 0 || SER_GET(n, t, cpi.dcache) < 0 ||
         SER_GET(n, t, cpi.tlb) < 0 || SER_GET(n, t, cpi.branch) < 0)
+        return -1;
+    /* Delivery costs came later: checkpoints without them restore zeros. */
+    if (ser_find_prop(n, "cpi.event") &&
+        (SER_GET(n, t, cpi.event) < 0 || SER_GET(n, t, events) < 0))
         return -1;
     for (int c = 0; c < IC_NCLASSES; c++) {
         char key[48];
@@ -148,11 +161,17 @@ static const struct param_desc timing_params[] = {
                                                        "mov to CR, wrmsr)"),
     COST(IC_IO, "io_cycles", "500", "Port I/O instructions"),
     COST(IC_NOP, "nop_cycles", "1", "nop, pause"),
+    {"event_cycles", PARAM_UINT, offsetof(struct timing_model, event_cost), sizeof(uint32_t), "100",
+     0, 1 << 20, NULL, NULL, "cycle",
+     "Delivering an exception, interrupt or NMI through the IDT (the handler's instructions "
+     "are charged as usual)"},
     REF(icache_obj, "icache", "Cache", "L1 instruction cache (none: fetches are free)"),
     REF(dcache_obj, "dcache", "Cache", "L1 data cache (none: data accesses are free)"),
     REF(itlb_obj, "itlb", "TLB", "Instruction TLB"),
     REF(dtlb_obj, "dtlb", "TLB", "Data TLB"),
     REF(bpred_obj, "bpred", "BranchPredictor", "Branch predictor (none: no mispredicts)"),
+    REF(cg_obj, "cachegrind", "CachegrindCounter",
+        "Also count the marked process like cachegrind (docs/timing.md); none: off"),
     PARAM_END,
 };
 
@@ -165,3 +184,23 @@ static struct sim_type timing_type = {
             .unserialize = timing_unserialize},
 };
 SIM_TYPE_REGISTER(timing_type);
+
+/* cpu.set_timing(cpu, model | nil): attaches a TimingModel to a CPU between
+ * sim.run calls (or detaches it): the interpreter charges cycles through it
+ * from then on, so a run can boot functionally and time only its region of
+ * interest (docs/roi.md). */
+static int l_set_timing(lua_State *L)
+{
+    struct sim_object *o = lua_check_object(L, 1);
+    if (strcmp(o->type->name, "CPU") != 0)
+        return luaL_error(L, "cpu.set_timing: %s is a %s, not a CPU", o->path, o->type->name);
+    struct sim_object *model = lua_isnoneornil(L, 2) ? NULL : lua_check_object(L, 2);
+    lua_sim_instantiate(L);
+    if (cpu_set_timing(SIM_CAST(struct cpu, o), model) < 0)
+        return luaL_error(L, "cpu.set_timing: %s", err_get());
+    return 0;
+}
+
+static const luaL_Reg timing_cpu_funcs[] = {{"set_timing", l_set_timing}, {NULL, NULL}};
+static struct lua_extension timing_lua = {"cpu", timing_cpu_funcs, NULL};
+LUA_EXTENSION_REGISTER(timing_lua);

@@ -6,7 +6,8 @@
  * The model is in-order and blocking: an instruction costs its class's base
  * cycles, plus the instruction-fetch stall beyond an L1I hit, plus the full
  * latency of each data access (load-to-use on an in-order pipeline), plus
- * TLB walk cycles, plus the mispredict penalty. Every charge function
+ * TLB walk cycles, plus the mispredict penalty; an exception or interrupt
+ * costs its delivery (timing_event). Every charge function
  * returns the cycles it charged so the CPU adds them to its own clock
  * (cpu->cycles); the CPI stack is statistics and restarts on a stats
  * reset. */
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "cpu/bpred.h"
+#include "cpu/cg_counter.h"
 #include "cpu/tlb_model.h"
 #include "mem/cache.h"
 #include "sim/object.h"
@@ -54,25 +56,32 @@ struct cpi_stack {
     uint64_t dcache; /* data access latency */
     uint64_t tlb;    /* TLB lookups and page walks */
     uint64_t branch; /* mispredict penalties */
+    uint64_t event;  /* exception and interrupt delivery */
 };
 
 static inline uint64_t cpi_stack_total(const struct cpi_stack *s)
 {
-    return s->base + s->icache + s->dcache + s->tlb + s->branch;
+    return s->base + s->icache + s->dcache + s->tlb + s->branch + s->event;
 }
 
 struct timing_model {
     struct sim_object obj;
     /* params: base cycles per class, and the models to charge */
     uint32_t cost[IC_NCLASSES];
+    uint32_t event_cost; /* delivering one exception, interrupt or NMI */
     struct sim_object *icache_obj, *dcache_obj, *itlb_obj, *dtlb_obj, *bpred_obj;
+    struct sim_object *cg_obj;
 
     struct cache *icache, *dcache;
     struct tlb_model *itlb, *dtlb;
     struct bpred *bpred;
+    /* cachegrind counting mode (cpu/cg_counter.h): an observer fed the
+     * same events; NULL when off (one never-taken test per event). */
+    struct cg_counter *cg;
 
     struct cpi_stack cpi;
     uint64_t insts;
+    uint64_t events; /* exceptions, interrupts and NMIs delivered */
     uint64_t class_insts[IC_NCLASSES];
 };
 
@@ -83,10 +92,21 @@ void timing_attach_counters(struct timing_model *t, const uint64_t *insts, const
 /* One retired instruction of class c: its base cost. */
 static inline uint64_t timing_inst(struct timing_model *t, enum inst_class c)
 {
+    if (__builtin_expect(t->cg != NULL, 0))
+        cg_retire(t->cg);
     t->insts++;
     t->class_insts[c]++;
     t->cpi.base += t->cost[c];
     return t->cost[c];
+}
+
+/* One exception, interrupt or NMI delivered through the IDT (the
+ * microcoded part: the frame push, the gate and segment loads): its cost. */
+static inline uint64_t timing_event(struct timing_model *t)
+{
+    t->events++;
+    t->cpi.event += t->event_cost;
+    return t->event_cost;
 }
 
 /* Fetching len bytes at linear address la, physical address pa (in a page
@@ -95,6 +115,8 @@ static inline uint64_t timing_fetch_pa(struct timing_model *t, uint64_t la, uint
                                        unsigned len, enum tlb_page_size page)
 {
     uint64_t cycles = 0;
+    if (__builtin_expect(t->cg != NULL, 0))
+        cg_fetch(t->cg, la, len);
     if (t->itlb) {
         uint64_t c = tlb_model_access(t->itlb, la, page);
         t->cpi.tlb += c;
@@ -122,6 +144,8 @@ static inline uint64_t timing_data_pa(struct timing_model *t, uint64_t la, uint6
                                       unsigned size, enum mem_op op, enum tlb_page_size page)
 {
     uint64_t cycles = 0;
+    if (__builtin_expect(t->cg != NULL, 0))
+        cg_data(t->cg, la, size, op);
     if (t->dtlb) {
         uint64_t c = tlb_model_access(t->dtlb, la, page);
         t->cpi.tlb += c;

@@ -7,7 +7,9 @@
  * Checkpoint and engine-switch requests are carried out by handlers that
  * other parts of tandem register (dev/guestctl.h); the device runs the
  * handler from an event at the tick of the request, after the port write
- * has completed, and reports BUSY until then. */
+ * has completed, and reports BUSY until then. ROI markers go the same way
+ * when a handler is registered for them (a run script that acts at the
+ * region's edges, dev/guestctl_lua.c), else they reset/dump stats at once. */
 #include "dev/guestctl.h"
 
 #include <errno.h>
@@ -74,7 +76,10 @@ void guestctl_set_handler(struct sim_object *o, enum guestctl_request req, guest
 
 static const char *request_name(unsigned req)
 {
-    return req == GUESTCTL_REQ_CHECKPOINT ? "checkpoint" : "switch-engine";
+    static const char *const names[GUESTCTL_NREQUESTS] = {
+        [GUESTCTL_REQ_CHECKPOINT] = "checkpoint", [GUESTCTL_REQ_SWITCH_ENGINE] = "switch-engine",
+        [GUESTCTL_REQ_ROI_BEGIN] = "roi-begin", [GUESTCTL_REQ_ROI_END] = "roi-end"};
+    return req < GUESTCTL_NREQUESTS ? names[req] : "?";
 }
 
 static void request_event_fn(struct event *ev, void *arg)
@@ -215,12 +220,19 @@ static uint32_t run_command(struct guestctl *g, uint32_t cmd)
         if (g->args[0] != TANDEMCTL_ENGINE_KVM && g->args[0] != TANDEMCTL_ENGINE_INTERP)
             return TANDEMCTL_BAD_ARGUMENT;
         return start_request(g, GUESTCTL_REQ_SWITCH_ENGINE, g->args[0]);
-    case TANDEMCTL_CMD_STATS_RESET:
     case TANDEMCTL_CMD_ROI_BEGIN:
+        if (g->handlers[GUESTCTL_REQ_ROI_BEGIN].fn)
+            return start_request(g, GUESTCTL_REQ_ROI_BEGIN, 0);
         stats_reset(sim);
         return TANDEMCTL_OK;
-    case TANDEMCTL_CMD_STATS_DUMP:
+    case TANDEMCTL_CMD_STATS_RESET:
+        stats_reset(sim);
+        return TANDEMCTL_OK;
     case TANDEMCTL_CMD_ROI_END:
+        if (g->handlers[GUESTCTL_REQ_ROI_END].fn)
+            return start_request(g, GUESTCTL_REQ_ROI_END, 0);
+        /* fall through */
+    case TANDEMCTL_CMD_STATS_DUMP:
         if (stats_dump(sim, cmd == TANDEMCTL_CMD_ROI_END ? "roi" : "guest") < 0) {
             log_warn("%s: stats dump the guest asked for failed: %s", g->obj.path, err_get());
             return TANDEMCTL_IO_ERROR;

@@ -16,6 +16,11 @@ struct sim_object;
 enum guestctl_request {
     GUESTCTL_REQ_CHECKPOINT,    /* arg: the guest's 64-bit tag */
     GUESTCTL_REQ_SWITCH_ENGINE, /* arg: enum tandemctl_engine */
+    /* ROI markers: without a handler the device resets (begin) or dumps
+     * (end) the stats itself, at once; a handler replaces that and runs
+     * from the request's event like the others. arg: 0. */
+    GUESTCTL_REQ_ROI_BEGIN,
+    GUESTCTL_REQ_ROI_END,
     GUESTCTL_NREQUESTS,
 };
 

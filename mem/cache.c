@@ -132,6 +132,17 @@ bool cache_probe(const struct cache *c, uint64_t addr)
     return false;
 }
 
+void cache_invalidate_all(struct cache *c)
+{
+    /* init refuses loops, so the chain ends. */
+    while (c) {
+        for (uint64_t i = 0; i < (uint64_t)c->nsets * c->assoc; i++)
+            c->ways[i] = CACHE_INVALID;
+        struct sim_object *next = c->next_level_obj;
+        c = next && !strcmp(next->type->name, "Cache") ? SIM_CAST(struct cache, next) : NULL;
+    }
+}
+
 void cache_set_inst_counter(struct cache *c, const uint64_t *insts)
 {
     c->insts = insts;
@@ -324,6 +335,21 @@ static void cache_serialize(struct sim_object *o, struct ser_node *n)
     SER_PUT(n, c, write_throughs);
 }
 
+/* Whether a checkpointed tag array of `entries` ways holds no line. */
+static bool checkpoint_cache_empty(const struct ser_node *n, uint64_t entries)
+{
+    const struct ser_prop *p = ser_find_prop(n, "ways");
+    if (!p || p->len != entries * sizeof(uint64_t))
+        return false;
+    for (uint64_t i = 0; i < entries; i++) {
+        uint64_t be;
+        memcpy(&be, p->data + i * sizeof(be), sizeof(be));
+        if (be64toh(be) != CACHE_INVALID)
+            return false;
+    }
+    return true;
+}
+
 static int cache_unserialize(struct sim_object *o, struct ser_node *n)
 {
     struct cache *c = SIM_CAST(struct cache, o);
@@ -331,16 +357,22 @@ static int cache_unserialize(struct sim_object *o, struct ser_node *n)
     if (ser_get_u64(n, "nsets", &nsets) < 0 || ser_get_u64(n, "assoc", &assoc) < 0 ||
         ser_get_u64(n, "line_size", &line_size) < 0)
         return -1;
+    size_t count = (size_t)c->nsets * c->assoc;
     if (nsets != c->nsets || assoc != c->assoc || line_size != c->line_size) {
-        err_set("%s: checkpoint cache has %llu sets x %llu ways x %llu-byte lines, "
-                "this one %u x %u x %u", o->path, (unsigned long long)nsets,
-                (unsigned long long)assoc, (unsigned long long)line_size, c->nsets, c->assoc,
-                c->line_size);
+        /* A cold (empty) cache carries no state its geometry matters to:
+         * it restores into any geometry, cold. A warm one cannot. */
+        if (!checkpoint_cache_empty(n, nsets * assoc)) {
+            err_set("%s: checkpoint cache has %llu sets x %llu ways x %llu-byte lines, "
+                    "this one %u x %u x %u (only an empty cache restores into another geometry)",
+                    o->path, (unsigned long long)nsets, (unsigned long long)assoc,
+                    (unsigned long long)line_size, c->nsets, c->assoc, c->line_size);
+            return -1;
+        }
+        for (size_t i = 0; i < count; i++)
+            c->ways[i] = CACHE_INVALID;
+    } else if (ser_get_bytes(n, "ways", c->ways, count * sizeof(*c->ways)) < 0) {
         return -1;
     }
-    size_t count = (size_t)c->nsets * c->assoc;
-    if (ser_get_bytes(n, "ways", c->ways, count * sizeof(*c->ways)) < 0)
-        return -1;
     for (size_t i = 0; i < count; i++) {
         c->ways[i] = be64toh(c->ways[i]);
         if (c->ways[i] != CACHE_INVALID && (c->ways[i] >> 1 & c->set_mask) != i / c->assoc) {

@@ -112,6 +112,11 @@ void cache_attach_counters(struct cache *c, const uint64_t *insts, const uint64_
  * any other type. */
 struct mem_level *cache_level_of(struct sim_object *o);
 
+/* Empties c and every Cache below it: all lines invalid, dirty ones
+ * dropped without a write-back (a cold start, e.g. cachegrind's at program
+ * start). Stats are left alone. */
+void cache_invalidate_all(struct cache *c);
+
 /* Whether the line holding addr is present (no state change). */
 bool cache_probe(const struct cache *c, uint64_t addr);
 

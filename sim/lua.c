@@ -229,6 +229,14 @@ static int l_now(lua_State *L)
     return 1;
 }
 
+/* Host (wall-clock) seconds since the simulation was created: what stats
+ * dumps print as hostSeconds. */
+static int l_host_seconds(lua_State *L)
+{
+    lua_pushnumber(L, host_seconds() - lua_sim(L)->host_start);
+    return 1;
+}
+
 static int l_exit(lua_State *L)
 {
     sim_exit(lua_sim(L), (int)luaL_optinteger(L, 1, 0), luaL_optstring(L, 2, "exit from config"));
@@ -259,6 +267,7 @@ static int l_stats_periodic(lua_State *L)
 
 static int l_stats_get(lua_State *L)
 {
+    stats_flush_all(lua_sim(L));
     const struct stat_entry *e = stats_find(lua_sim(L), luaL_checkstring(L, 1));
     if (!e)
         return luaL_error(L, "no stat named '%s'", lua_tostring(L, 1));
@@ -299,7 +308,8 @@ int lua_run_config(struct simulation *sim, const char *path, int argc, char **ar
 
     static const luaL_Reg tandem_funcs[] = {{"new", l_new}, {"find", l_find}, {NULL, NULL}};
     static const luaL_Reg sim_funcs[] = {{"run", l_run}, {"instantiate", l_instantiate},
-                                         {"now", l_now}, {"exit", l_exit}, {NULL, NULL}};
+                                         {"now", l_now}, {"exit", l_exit},
+                                         {"host_seconds", l_host_seconds}, {NULL, NULL}};
     static const luaL_Reg stats_funcs[] = {{"dump", l_stats_dump}, {"reset", l_stats_reset},
                                            {"periodic", l_stats_periodic}, {"get", l_stats_get},
                                            {NULL, NULL}};

@@ -249,6 +249,12 @@ void sim_exit(struct simulation *sim, int code, const char *reason)
     snprintf(sim->exit_reason, sizeof(sim->exit_reason), "%s", reason);
 }
 
+void sim_pause(struct simulation *sim, const char *reason)
+{
+    sim->pause_requested = true;
+    snprintf(sim->pause_reason, sizeof(sim->pause_reason), "%s", reason);
+}
+
 void sim_add_inst_counter(struct simulation *sim, const uint64_t *counter)
 {
     sim->inst_counters = realloc(sim->inst_counters,
@@ -304,6 +310,11 @@ const char *sim_run(struct simulation *sim, tick_t until)
         }
         if (sim_stop_requested) {
             why = "stopped by signal";
+            break;
+        }
+        if (sim->pause_requested) {
+            sim->pause_requested = false;
+            why = sim->pause_reason;
             break;
         }
         tick_t next = eq_next_tick(&sim->eq);

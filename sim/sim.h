@@ -31,6 +31,9 @@ struct simulation {
     bool exit_requested;
     int exit_code;
     char exit_reason[256];
+    /* sim_pause: the sim_run in progress returns pause_reason (once). */
+    bool pause_requested;
+    char pause_reason[128];
 
     char *outdir; /* NULL: write no files */
     struct param_override *overrides;
@@ -70,15 +73,20 @@ int sim_add_override(struct simulation *sim, const char *assignment);
  * object, writes config.json. 0 or -1 (err_set). */
 int sim_instantiate(struct simulation *sim);
 
-/* Runs events until an exit request, the tick limit (events at until are not
- * run), a stop request, or an empty queue. Returns a static string naming
- * why it stopped. */
+/* Runs events until an exit request, a pause (sim_pause), the tick limit
+ * (events at until are not run), a stop request, or an empty queue. Returns
+ * a string naming why it stopped: static, or the pause's reason (valid until
+ * the next sim_pause). */
 const char *sim_run(struct simulation *sim, tick_t until);
 /* Keeps servicing events until every object reports drained (or a limit of
  * events passes, which is reported). 0 or -1 (err_set). */
 int sim_drain(struct simulation *sim);
 /* Ends the run after the current event with this exit code. */
 void sim_exit(struct simulation *sim, int code, const char *reason);
+/* Makes the sim_run in progress return `reason` after the current event,
+ * without ending the simulation: a later sim_run continues (e.g. a run
+ * script acting on a guest request between two sim.run calls). */
+void sim_pause(struct simulation *sim, const char *reason);
 static inline tick_t sim_now(const struct simulation *sim)
 {
     return sim->eq.now;

@@ -128,8 +128,25 @@ const struct stat_entry *stats_find(const struct simulation *sim, const char *na
     return NULL;
 }
 
+void stats_add_flush(struct sim_object *o, stats_flush_fn fn)
+{
+    struct stats_registry *r = &o->sim->stats;
+    struct stats_flush *f = realloc(r->flushes, (r->nflushes + 1) * sizeof(*f));
+    if (!f)
+        fatal("out of memory registering a stats flush for %s", o->path);
+    r->flushes = f;
+    r->flushes[r->nflushes++] = (struct stats_flush){o, fn};
+}
+
+void stats_flush_all(struct simulation *sim)
+{
+    for (size_t i = 0; i < sim->stats.nflushes; i++)
+        sim->stats.flushes[i].fn(sim->stats.flushes[i].owner);
+}
+
 void stats_reset(struct simulation *sim)
 {
+    stats_flush_all(sim);
     for (size_t i = 0; i < sim->stats.count; i++) {
         struct stat_entry *e = &sim->stats.entries[i];
         if (e->kind == STAT_COUNTER)
@@ -154,6 +171,7 @@ void stats_registry_free(struct stats_registry *r)
         free(r->entries[i].desc);
     }
     free(r->entries);
+    free(r->flushes);
     free(r->json_dumps);
     memset(r, 0, sizeof(*r));
 }
@@ -282,6 +300,7 @@ int stats_dump(struct simulation *sim, const char *reason)
 {
     if (!sim->outdir)
         return 0;
+    stats_flush_all(sim);
     if (make_dirs(sim->outdir) < 0)
         return -1;
     double host = host_seconds() - sim->host_start;

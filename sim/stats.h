@@ -51,9 +51,19 @@ struct stat_entry {
     stat_formula_fn formula;
 };
 
+/* Brings an object's lazily kept counters up to date (see stats_add_flush). */
+typedef void (*stats_flush_fn)(struct sim_object *o);
+
+struct stats_flush {
+    struct sim_object *owner;
+    stats_flush_fn fn;
+};
+
 struct stats_registry {
     struct stat_entry *entries;
     size_t count, cap;
+    struct stats_flush *flushes;
+    size_t nflushes;
     unsigned dumps;
     char *json_dumps; /* every dump so far, as JSON objects joined by "," */
     size_t json_len;
@@ -70,6 +80,13 @@ void stats_add_ratio(struct sim_object *o, const char *name, const uint64_t *num
                      const uint64_t *den, const char *unit, const char *desc);
 void stats_add_formula(struct sim_object *o, const char *name, stat_formula_fn fn,
                        const char *unit, const char *desc);
+
+/* fn runs before every stats_dump and stats_reset, so an object that folds
+ * some counters in lazily (a CPU's busy time at the end of its quantum) has
+ * them current in any dump, and a reset splits them at the right point. */
+void stats_add_flush(struct sim_object *o, stats_flush_fn fn);
+/* Runs every flush function (stats_dump and stats_reset do). */
+void stats_flush_all(struct simulation *sim);
 
 /* The value a scalar stat prints (counter, average, ratio, formula). */
 double stat_value(const struct stat_entry *e);

@@ -102,7 +102,35 @@ enum tandemctl_status {
     TANDEMCTL_FAILED = 7,          /* the simulator tried and failed */
 };
 
+/* Region markers: `nopl disp32(%rax,%rax,1)` (bytes 0F 1F 84 00, then the
+ * 32-bit displacement) with one of these displacements. A multi-byte NOP on
+ * every x86 CPU, under KVM and under valgrind; tandem's interpreter engine
+ * takes it as a region-of-interest marker. No device and no privilege:
+ * usable from a Linux user program as it is (docs/guest-control.md,
+ * "Region markers"). The low byte is 'B' or 'E', the rest "NDM". */
+#define TANDEMCTL_MARKER_ROI_BEGIN 0x4D444E42
+#define TANDEMCTL_MARKER_ROI_END 0x4D444E45
+#define TANDEMCTL_MARKER_STR_(x) #x
+#define TANDEMCTL_MARKER_STR(x) TANDEMCTL_MARKER_STR_(x)
+/* The marker as assembly text for asm statements: the bytes, the same in
+ * 16-, 32- and 64-bit code. */
+#define TANDEMCTL_MARKER_ASM(disp) ".byte 0x0f, 0x1f, 0x84, 0x00\n\t.long " TANDEMCTL_MARKER_STR(disp)
+
 #ifndef TANDEMCTL_ABI_ONLY
+
+/* Begins the region: stats reset; the interpreter's cachegrind counting
+ * mode starts counting this process (docs/timing.md). */
+static inline void tandemctl_marker_roi_begin(void)
+{
+    __asm__ __volatile__(TANDEMCTL_MARKER_ASM(TANDEMCTL_MARKER_ROI_BEGIN) : : : "memory");
+}
+
+/* Ends the region with this process's next system call (included): then
+ * the stats are dumped (reason "roi") and cachegrind counting stops. */
+static inline void tandemctl_marker_roi_end(void)
+{
+    __asm__ __volatile__(TANDEMCTL_MARKER_ASM(TANDEMCTL_MARKER_ROI_END) : : : "memory");
+}
 
 static inline void tandemctl_outl(uint16_t port, uint32_t v)
 {

@@ -19,7 +19,8 @@ static void usage(FILE *f)
             "  checkpoint TAG     take a checkpoint tagged with the number TAG\n"
             "  switch kvm|interp  move the guest to the KVM engine or the interpreter\n"
             "  stats reset|dump   reset or dump the simulator's statistics\n"
-            "  roi begin|end      mark the region of interest (resets / dumps stats)\n"
+            "  roi begin|end      mark the region of interest (stats reset / dump, or what\n"
+            "                     the run script does there: docs/roi.md)\n"
             "  probe              exit 0 if the guest-control device is present\n");
 }
 

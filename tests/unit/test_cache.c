@@ -483,18 +483,27 @@ START_TEST(serialize_mid_run_continues_identically)
 }
 END_TEST
 
-START_TEST(restore_refuses_other_geometry)
+/* A cold cache carries nothing its geometry matters to: it restores into
+ * another geometry (cold); a warm one is refused. */
+START_TEST(restore_into_other_geometry_only_when_cold)
 {
     struct simulation a, b;
     sim_init(&a);
-    new_cache(&a, "c", "32k", "8", "64");
+    struct cache *ca = new_cache(&a, "c", "32k", "8", "64");
     instantiate(&a);
     sim_init(&b);
-    new_cache(&b, "c", "32k", "4", "64");
+    struct cache *cb = new_cache(&b, "c", "32k", "4", "64");
     instantiate(&b);
+    cache_access(cb, 0x1000, 8, MEM_READ);
     struct ser_node *n = sim_serialize(&a);
+    ck_assert_msg(sim_unserialize(&b, n) == 0, "%s", err_get());
+    ser_node_free(n);
+    ck_assert_uint_eq(cache_accesses(cb), 0);
+    ck_assert_uint_eq(cache_access(cb, 0x1000, 8, MEM_READ), cb->hit_latency + cb->miss_latency);
+    cache_access(ca, 0x2000, 8, MEM_READ);
+    n = sim_serialize(&a);
     ck_assert_int_eq(sim_unserialize(&b, n), -1);
-    ck_assert_msg(strstr(err_get(), "sets"), "%s", err_get());
+    ck_assert_msg(strstr(err_get(), "sets") && strstr(err_get(), "empty"), "%s", err_get());
     ser_node_free(n);
     sim_destroy(&a);
     sim_destroy(&b);
@@ -667,7 +676,7 @@ int main(void)
     tcase_add_test(tc, random_replacement_is_seeded);
     tcase_add_test(tc, same_config_same_stats);
     tcase_add_test(tc, serialize_mid_run_continues_identically);
-    tcase_add_test(tc, restore_refuses_other_geometry);
+    tcase_add_test(tc, restore_into_other_geometry_only_when_cold);
     tcase_add_test(tc, mpki_uses_the_given_counter);
     tcase_add_test(tc, lackey_parser_reports_bad_lines);
     tcase_add_test(tc, random_configurations_survive_random_accesses);

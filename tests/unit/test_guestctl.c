@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dev/guestctl.h"
 #include "mem/pc_layout.h"
@@ -332,6 +333,48 @@ START_TEST(handlers_and_unsupported)
 }
 END_TEST
 
+/* With a handler, the ROI markers become requests: BUSY, then the handler
+ * runs from the event (and the built-in reset/dump does not happen); a
+ * handler that pauses the run makes sim_run return at the guest's marker. */
+static enum tandemctl_status pausing_handler(void *opaque, enum guestctl_request req, uint64_t arg)
+{
+    enum tandemctl_status st = log_handler(opaque, req, arg);
+    struct handler_log *h = opaque;
+    sim_pause(h->sim, req == GUESTCTL_REQ_ROI_BEGIN ? "roi-begin" : "roi-end");
+    return st;
+}
+
+START_TEST(roi_handlers)
+{
+    struct machine m;
+    machine_new(&m);
+    char *out = path_join(tmpdir, "roi-out");
+    m.sim.outdir = out;
+    struct handler_log h = {.sim = &m.sim, .answer = TANDEMCTL_OK};
+    guestctl_set_handler(m.gc, GUESTCTL_REQ_ROI_BEGIN, pausing_handler, &h);
+    guestctl_set_handler(m.gc, GUESTCTL_REQ_ROI_END, pausing_handler, &h);
+    bus_pio_read(&m.sys->bus, 0x1234, 1);
+    ck_assert_uint_eq(command(&m, TANDEMCTL_CMD_ROI_BEGIN, 0, 0, 0, 0), TANDEMCTL_BUSY);
+    ck_assert_double_eq(stat(&m, "system.unmappedPortReads"), 1); /* not reset */
+    ck_assert_str_eq(sim_run(&m.sim, TICK_MAX), "roi-begin");
+    ck_assert_uint_eq(h.calls, 1);
+    ck_assert_int_eq(h.req, GUESTCTL_REQ_ROI_BEGIN);
+    ck_assert_uint_eq(inl(&m, TANDEMCTL_REG_CMD), TANDEMCTL_OK);
+    ck_assert_double_eq(stat(&m, "system.unmappedPortReads"), 1);
+    ck_assert_uint_eq(command(&m, TANDEMCTL_CMD_ROI_END, 0, 0, 0, 0), TANDEMCTL_BUSY);
+    ck_assert_str_eq(sim_run(&m.sim, TICK_MAX), "roi-end");
+    ck_assert_int_eq(h.req, GUESTCTL_REQ_ROI_END);
+    ck_assert_uint_eq(inl(&m, TANDEMCTL_REG_CMD), TANDEMCTL_OK);
+    char *json_path = path_join(out, "stats.json");
+    ck_assert_int_ne(access(json_path, F_OK), 0); /* the handler dumps, not the device */
+    /* A plain STATS_DUMP still dumps at once. */
+    ck_assert_uint_eq(command(&m, TANDEMCTL_CMD_STATS_DUMP, 0, 0, 0, 0), TANDEMCTL_OK);
+    ck_assert_int_eq(access(json_path, F_OK), 0);
+    free(json_path);
+    sim_destroy(&m.sim);
+}
+END_TEST
+
 START_TEST(debug_exit)
 {
     struct machine m;
@@ -460,6 +503,7 @@ int main(void)
     tcase_add_test(tc, print_command);
     tcase_add_test(tc, unknown_command_counted);
     tcase_add_test(tc, handlers_and_unsupported);
+    tcase_add_test(tc, roi_handlers);
     tcase_add_test(tc, debug_exit);
     tcase_add_test(tc, serialize_round_trip);
     tcase_add_test(tc, random_port_access);

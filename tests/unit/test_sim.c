@@ -338,6 +338,7 @@ static const char *const exempt[][2] = {
     {"ElfLoader", "needs a kernel file; covered by test_elf_loader"},
     {"MultibootLoader", "needs a kernel file; covered by test_multiboot"},
     {"EngineSwitch", "needs a GuestControl; covered by the engine_switch guest program"},
+    {"CachegrindCounter", "needs cachegrind-mode caches; covered by test_cg_counter"},
 };
 
 static const char *exemption(const char *type)
@@ -377,6 +378,77 @@ START_TEST(test_every_type_round_trips)
         checked++;
     }
     ck_assert_uint_ge(checked, 1);
+}
+END_TEST
+
+/* A pause ends one sim_run with its reason, once; the next run goes on. */
+static void pause_at_third_tick(struct event *ev, void *arg)
+{
+    (void)ev;
+    struct simulation *sim = arg;
+    sim_pause(sim, "test pause");
+}
+
+START_TEST(test_pause_is_not_sticky)
+{
+    struct simulation sim;
+    sim_init(&sim);
+    struct ticker *t = mk_ticker(&sim, "t");
+    ck_assert_int_eq(sim_instantiate(&sim), 0);
+    struct event pause_event;
+    event_init(&pause_event, "pause", EVPRI_DEVICE, pause_at_third_tick, &sim);
+    sim_schedule(&sim, &pause_event, 3500);
+    ck_assert_str_eq(sim_run(&sim, 10500), "test pause");
+    ck_assert_uint_eq(sim_now(&sim), 3500);
+    ck_assert_uint_eq(t->ticks, 3);
+    ck_assert_str_eq(sim_run(&sim, 10500), "tick limit reached");
+    ck_assert_uint_eq(t->ticks, 10);
+    ck_assert(!sim.exit_requested);
+    sim_destroy(&sim);
+}
+END_TEST
+
+/* Flush functions run before every dump and reset: a lazily kept counter
+ * is current in the dump and split at the reset. */
+static uint64_t lazy_pending, lazy_counter;
+static unsigned flushes;
+
+static void flush_lazy(struct sim_object *o)
+{
+    (void)o;
+    flushes++;
+    lazy_counter += lazy_pending;
+    lazy_pending = 0;
+}
+
+START_TEST(test_stats_flush_before_dump_and_reset)
+{
+    struct simulation sim;
+    sim_init(&sim);
+    char *dir = test_tmpdir();
+    sim.outdir = strdup(dir);
+    struct ticker *t = mk_ticker(&sim, "t");
+    ck_assert_int_eq(sim_instantiate(&sim), 0);
+    lazy_counter = 0;
+    lazy_pending = 5;
+    flushes = 0;
+    stats_add_counter(&t->obj, "lazy", &lazy_counter, "count", "A lazily kept counter");
+    stats_add_flush(&t->obj, flush_lazy);
+    ck_assert_int_eq(stats_dump(&sim, "first"), 0);
+    ck_assert_uint_eq(flushes, 1);
+    char *path = path_join(dir, "stats.json");
+    size_t len;
+    char *json = read_whole_file(path, &len);
+    ck_assert_ptr_nonnull(strstr(json, "\"t.lazy\": {\"value\": 5"));
+    free(json);
+    lazy_pending = 7; /* before the reset: must not survive it */
+    stats_reset(&sim);
+    ck_assert_uint_eq(flushes, 2);
+    ck_assert_uint_eq(lazy_counter, 0);
+    ck_assert_uint_eq(lazy_pending, 0);
+    free(path);
+    sim_destroy(&sim);
+    free(dir);
 }
 END_TEST
 
@@ -441,6 +513,8 @@ int main(void)
     tcase_add_test(tc, test_unserialize_rejects_mismatch);
     tcase_add_test(tc, test_every_type_round_trips);
     tcase_add_test(tc, test_stats_dump_and_reset);
+    tcase_add_test(tc, test_pause_is_not_sticky);
+    tcase_add_test(tc, test_stats_flush_before_dump_and_reset);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
