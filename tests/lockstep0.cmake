@@ -24,8 +24,8 @@ set_tests_properties(lockstep0_long_engine_switch PROPERTIES LABELS "long;kvm" S
 # The start of the Debian kernel from the loader's entry state (needs
 # scripts/fetch-guest: skipped without the kernel; the initramfs is optional,
 # these bounds end before it is unpacked): the first 1e6 instructions in CI
-# (issue #6's bound; about 2.5 minutes here, docs/lockstep.md "Speed"), 1e7 in
-# the long run.
+# (issue #6's bound; 2.5 minutes on a quiet host, 8.5 at load 12:
+# docs/lockstep.md "Speed"), 1e7 in the long run.
 foreach(run "lockstep0_linux;1000000;lockstep;1800" "lockstep0_long_linux;10000000;long;14400")
   list(GET run 0 name)
   list(GET run 1 bound)
