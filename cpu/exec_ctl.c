@@ -170,11 +170,13 @@ static HANDLER(exec_popf)
         changeable |= X86_FLAG_IF;
     f = (f & ~changeable) | (v & changeable);
     f &= ~(uint64_t)X86_FLAG_RF;
+    bool if_set = (f & ~ip->s->rflags) & X86_FLAG_IF;
     ip->s->rflags = f | X86_FLAG_FIXED;
     interp_update_align_check(ip);
-    if (f & X86_FLAG_TF) {
-        /* Single-stepping starts with the next instruction: end the run
-         * here so the caller can step it (INTERP_STOP_COUNT). */
+    if ((f & X86_FLAG_TF) || if_set) {
+        /* Single-stepping starts with the next instruction, and an
+         * interrupt already pending is due before it: end the run here so
+         * the caller can step or deliver (INTERP_STOP_COUNT). */
         ip->s->rip = ip->next_rip;
         ip->insts++;
         longjmp(ip->exc_jump, 1);
@@ -308,7 +310,7 @@ static HANDLER(exec_grp15)
         if (r == 0) {
             mem_probe_write(ip, la, 1);
             mem_probe_write(ip, la + 511, 1);
-            s->fx.mxcsr_mask = 0xffff;
+            s->fx.mxcsr_mask = cpu_model_mxcsr_mask();
             for (unsigned i = 0; i < 512; i += 8)
                 mem_write(ip, la + i, 8, load_n(img + i, 8));
         } else {
@@ -316,7 +318,7 @@ static HANDLER(exec_grp15)
             for (unsigned i = 0; i < 512; i += 8)
                 store_n(buf + i, 8, mem_read(ip, la + i, 8));
             uint32_t mxcsr = (uint32_t)load_n(buf + 24, 4);
-            if (mxcsr & ~0xffffu)
+            if (mxcsr & ~cpu_model_mxcsr_mask())
                 interp_raise(ip, X86_GP, true, 0);
             /* Reserved areas (and MXCSR_MASK) are not loaded. */
             memcpy(img, buf, 24);
@@ -327,7 +329,7 @@ static HANDLER(exec_grp15)
     }
     case 2: {
         uint32_t v = (uint32_t)mem_read(ip, la, 4);
-        if (v & ~0xffffu)
+        if (v & ~cpu_model_mxcsr_mask())
             interp_raise(ip, X86_GP, true, 0);
         s->fx.mxcsr = v;
         return;
@@ -386,7 +388,7 @@ void exec_ctl_register(void)
     interp_map0f[0x31] = exec_rdtsc;
     interp_map0f[0xa0] = interp_map0f[0xa8] = exec_push_fs_gs;
     interp_map0f[0xae] = exec_grp15;
-    static const uint8_t system0f[] = {0x00, 0x01, 0x06, 0x07, 0x08, 0x09, 0x20, 0x21, 0x22, 0x23,
+    static const uint8_t system0f[] = {0x00, 0x01, 0x02, 0x03, 0x06, 0x07, 0x08, 0x09, 0x20, 0x21, 0x22, 0x23,
                                        0x30, 0x32, 0x33, 0x34, 0x35, 0x37, 0xa1, 0xa9, 0xaa, 0xb2,
                                        0xb4, 0xb5};
     for (unsigned i = 0; i < sizeof(system0f); i++)

@@ -675,10 +675,15 @@ static HANDLER(exec_cli_sti)
         interp_raise(ip, X86_GP, true, 0);
     if (in->opcode == 0xfa) {
         ip->s->rflags &= ~(uint64_t)X86_FLAG_IF;
-    } else {
-        if (!(ip->s->rflags & X86_FLAG_IF))
-            ip->s->ev.interrupt_shadow |= X86_SHADOW_STI;
+    } else if (!(ip->s->rflags & X86_FLAG_IF)) {
+        ip->s->ev.interrupt_shadow |= X86_SHADOW_STI;
         ip->s->rflags |= X86_FLAG_IF;
+        /* End the run here: an interrupt already pending is due right after
+         * the next instruction (the shadow), so the engine must look before
+         * it runs on (the engine runs the shadowed instruction alone). */
+        ip->s->rip = ip->next_rip;
+        ip->insts++;
+        longjmp(ip->exc_jump, 1);
     }
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "cpu/interp_priv.h"
+#include "cpu/model.h"
 
 typedef void (*sse_binop)(uint8_t *d, const uint8_t *s);
 
@@ -126,8 +127,23 @@ static void store_mem(struct interp *ip, uint64_t la, const uint8_t *v, unsigned
         mem_write(ip, la + i, size - i >= 8 ? 8 : size - i, load_n(v + i, size - i >= 8 ? 8 : size - i));
 }
 
+/* A 16-byte memory operand of an instruction that requires alignment but is
+ * not one of the always-aligned moves: misaligned, it raises #GP(0), unless
+ * AMD's misaligned SSE mode is on (MXCSR.MM, settable only when the model's
+ * MXCSR_MASK has it): then it raises #AC(0) where alignment checking is
+ * enabled and is allowed otherwise (AMD APM Vol. 1 4.3.2). */
+static void check_sse_alignment(struct interp *ip, uint64_t la)
+{
+    if (!(la & 15))
+        return;
+    if (!(ip->s->fx.mxcsr & CPU_MODEL_MXCSR_MM))
+        interp_raise(ip, X86_GP, true, 0);
+    if (ip->align_check)
+        interp_raise(ip, X86_AC, true, 0);
+}
+
 /* The r/m source: a register, or `size` bytes of memory (16-byte aligned
- * when `aligned`), zero-padded to 16. */
+ * when `aligned`, as check_sse_alignment says), zero-padded to 16. */
 static void read_src(struct interp *ip, const struct decoded_insn *in, uint8_t *out, unsigned size, bool aligned)
 {
     if (in->mod == 3) {
@@ -135,8 +151,8 @@ static void read_src(struct interp *ip, const struct decoded_insn *in, uint8_t *
         return;
     }
     uint64_t la = ea_linear(ip, in);
-    if (aligned && (la & 15))
-        interp_raise(ip, X86_GP, true, 0);
+    if (aligned)
+        check_sse_alignment(ip, la);
     memset(out, 0, 16);
     load_mem(ip, la, out, size);
 }
@@ -146,7 +162,10 @@ static void run_fp(struct interp *ip, sse_binop fn, uint8_t *d, const uint8_t *s
 {
     uint32_t guest = ip->s->fx.mxcsr, host;
     __asm__ volatile("stmxcsr %0" : "=m"(host));
-    uint32_t run = (guest & ~0x3fu) | 0x1f80u;
+    /* DAZ, RC and FTZ from the guest, all exceptions masked, flags clear;
+     * not MM, which a host without it would #GP on (and which does not
+     * change arithmetic). */
+    uint32_t run = (guest & 0xffc0u) | 0x1f80u;
     uint32_t after;
     uint8_t tmp[16];
     memcpy(tmp, d, 16);

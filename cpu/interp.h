@@ -59,7 +59,8 @@ enum interp_marker { INTERP_MARKER_ROI_BEGIN, INTERP_MARKER_ROI_END };
 /* Why interp_run returned. */
 enum interp_stop {
     INTERP_STOP_COUNT,     /* executed the requested number of instructions, or a POPF
-                              that set TF (the caller single-steps from there) */
+                              that set TF (the caller single-steps from there), or an STI or
+                              POPF that set IF (the caller may take an interrupt) */
     INTERP_STOP_EXCEPTION, /* an exception is in state->ev (not delivered: the user-level engine
                               has no IDT; the system part delivers it) */
     INTERP_STOP_HALT,      /* HLT */

@@ -19,9 +19,12 @@
  *
  * Interrupt shadow (STI, MOV SS): when a batch ends with the shadow set, the
  * next batch is one instruction long and the shadow is cleared after it, so
- * no interrupt is taken between STI and the instruction after it. (A shadow
- * set earlier in a batch and already consumed inside it delays the next
- * interrupt check by one instruction; harmless.) */
+ * no interrupt is taken between STI and the instruction after it. STI and a
+ * POPF that set IF end their batch (INTERP_STOP_COUNT), so an interrupt
+ * already pending is taken right after the shadowed instruction (STI) or
+ * right after the POPF, as on hardware, and `sti; nop; cli` opens a real
+ * window. (A MOV SS shadow consumed inside a batch delays nothing: the
+ * batch takes no interrupt before its end anyway.) */
 #include "cpu/interp_engine.h"
 
 #include <inttypes.h>

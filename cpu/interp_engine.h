@@ -45,9 +45,8 @@ struct sys_engine {
      * the soft TLB before the next instruction. */
     bool state_changed;
     /* exec_sys: the state before the system instruction (restored when it
-     * faults half-way) and whether it ended with a report (err_set). */
+     * faults half-way). */
     struct x86_state before;
-    bool reported;
 };
 
 /* Cycles the engine has spent: the timing model's count (ip.cycles) when

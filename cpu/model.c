@@ -5,6 +5,8 @@
 #include <cpuid.h>
 #include <string.h>
 
+#include "sim/object.h"
+
 const uint32_t cpu_model_msrs[] = {
     MSR_IA32_TSC, MSR_IA32_APIC_BASE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
     MSR_IA32_SYSENTER_EIP, MSR_IA32_PAT, MSR_IA32_TSC_DEADLINE, MSR_EFER, MSR_STAR,
@@ -20,9 +22,46 @@ const size_t cpu_model_nmsrs = sizeof(cpu_model_msrs) / sizeof(cpu_model_msrs[0]
 /* Leaf 1 ECX: TSC-deadline only (SSE3+, CX16, x2APIC, XSAVE, AVX, POPCNT,
  * MOVBE, RDRAND, PCID and the hypervisor bit are hidden). */
 #define LEAF1_ECX (1u << 24)
-/* 0x80000001 EDX: SYSCALL, NX, LM. ECX: LAHF/SAHF in 64-bit mode. */
+/* 0x80000001 EDX: SYSCALL, NX, LM. ECX: LAHF/SAHF in 64-bit mode, and
+ * MisAlignSse (bit 7) when the MXCSR mask has MM. */
 #define EXT1_EDX ((1u << 11) | (1u << 20) | (1u << 29))
 #define EXT1_ECX (1u << 0)
+#define EXT1_ECX_MISALIGNSSE (1u << 7)
+
+static uint32_t model_mxcsr_mask = CPU_MODEL_MXCSR_MASK_DEFAULT;
+
+uint32_t cpu_model_mxcsr_mask(void)
+{
+    return model_mxcsr_mask;
+}
+
+int cpu_model_set_mxcsr_mask(uint32_t mask)
+{
+    if ((mask & 0xffffu) != 0xffffu || (mask & ~(0xffffu | CPU_MODEL_MXCSR_MM))) {
+        err_set("MXCSR_MASK 0x%x: the CPU model implements MXCSR bits 0-15 and optionally bit 17 "
+                "(MM, misaligned SSE mode), nothing else",
+                mask);
+        return -1;
+    }
+    model_mxcsr_mask = mask;
+    return 0;
+}
+
+uint32_t cpu_model_host_mxcsr_mask(void)
+{
+    static uint32_t probed; /* the host does not change: one FXSAVE per process */
+    if (probed)
+        return probed;
+    uint8_t image[512] __attribute__((aligned(16)));
+    memset(image, 0, sizeof(image));
+    __asm__ volatile("fxsave %0" : "=m"(image));
+    uint32_t mask;
+    memcpy(&mask, image + 28, sizeof(mask));
+    /* Zero: a CPU from before MXCSR_MASK, whose mask is 0xFFBF (SDM Vol. 1
+     * 11.6.6); no x86-64 CPU is one. */
+    probed = mask ? mask : 0xffbfu;
+    return probed;
+}
 
 static void host_vendor(uint32_t regs[3])
 {
@@ -74,7 +113,7 @@ void cpu_model_cpuid(unsigned apic_id, uint32_t function, uint32_t index, struct
     }
     case 0x80000001:
         out->eax = (0xF << 8) | (1 << 4);
-        out->ecx = EXT1_ECX;
+        out->ecx = EXT1_ECX | (model_mxcsr_mask & CPU_MODEL_MXCSR_MM ? EXT1_ECX_MISALIGNSSE : 0);
         out->edx = EXT1_EDX;
         break;
     case 0x80000002:

@@ -42,6 +42,23 @@ size_t cpu_model_cpuid_table(unsigned apic_id, struct cpuid_leaf *out, size_t ma
 extern const uint32_t cpu_model_msrs[];
 extern const size_t cpu_model_nmsrs;
 
+/* MXCSR_MASK, the word FXSAVE stores at bytes 28-31: the MXCSR bits the
+ * model implements. LDMXCSR and FXRSTOR raise #GP(0) for a value with any
+ * other bit set. The default is the SSE2 baseline (bits 0-15, DAZ
+ * included). A model may add bit 17, MM: AMD's misaligned SSE mode (AMD
+ * APM Vol. 1 4.3.2, Vol. 4 per-instruction exceptions; CPUID 8000_0001h
+ * ECX[7] MisAlignSse, advertised exactly when the mask has it). The mask is
+ * process-wide like the rest of the model: every CPU presents the same one. */
+#define CPU_MODEL_MXCSR_MASK_DEFAULT 0xffffu
+#define CPU_MODEL_MXCSR_MM (1u << 17)
+uint32_t cpu_model_mxcsr_mask(void);
+/* 0, or -1 (err_set) for a mask this model cannot implement: it must hold
+ * bits 0-15 and nothing above them but MM. */
+int cpu_model_set_mxcsr_mask(uint32_t mask);
+/* The MXCSR_MASK of the CPU this process runs on (a host FXSAVE): what a
+ * model of this host uses, and what KVM guests see whatever the model says. */
+uint32_t cpu_model_host_mxcsr_mask(void);
+
 /* EFER bits the guest may set. */
 #define CPU_MODEL_EFER_MASK 0xd01ull /* SCE, LME, LMA, NXE */
 

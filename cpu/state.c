@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "cpu/model.h"
 #include "sim/object.h"
 #include "sim/serialize.h"
 
@@ -44,7 +45,7 @@ void x86_state_reset(struct x86_state *s)
     s->msr.apic_base = 0xfee00000 | (1u << 11) | (1u << 8); /* enabled, BSP */
     s->fx.fcw = 0x37f;
     s->fx.mxcsr = 0x1f80;
-    s->fx.mxcsr_mask = 0xffff;
+    s->fx.mxcsr_mask = cpu_model_mxcsr_mask();
 }
 
 void x86_state_long_mode(struct x86_state *s, uint64_t cr3, uint64_t rip, uint64_t rsp)

@@ -301,7 +301,18 @@ static int fpu_in(struct kvm_vcpu *v, const struct x86_state *st)
     if (vcpu_ioctl(v, KVM_GET_XSAVE, &xs, "KVM_GET_XSAVE") < 0)
         return -1;
     struct x86_fxsave fx = st->fx;
-    /* MXCSR_MASK is the hardware's, not state: keep what KVM reports. */
+    /* The guest runs on the host's SSE unit: an MXCSR the host does not
+     * implement (a state from a model with MM moved to a host without
+     * it) would fail KVM_SET_XSAVE with a bare EINVAL. */
+    uint32_t host_mask = cpu_model_host_mxcsr_mask();
+    if (fx.mxcsr & ~host_mask) {
+        err_set("KVM: MXCSR 0x%x has bits this host's SSE unit lacks (its MXCSR_MASK is 0x%x)",
+                fx.mxcsr, host_mask);
+        return -1;
+    }
+    /* MXCSR_MASK is the hardware's, not state: keep what KVM reports (the
+     * guest's own FXSAVE stores the host's mask whatever the model says:
+     * docs/lockstep.md, "MXCSR_MASK"). */
     memcpy(&fx.mxcsr_mask, (uint8_t *)xs.region + offsetof(struct x86_fxsave, mxcsr_mask),
            sizeof(fx.mxcsr_mask));
     memcpy(xs.region, &fx, sizeof(fx));

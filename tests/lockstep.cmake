@@ -4,6 +4,7 @@
 add_executable(lockstep
   ${CMAKE_CURRENT_SOURCE_DIR}/lockstep/lockstep.c
   ${CMAKE_CURRENT_SOURCE_DIR}/lockstep/gen.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/lockstep/desc.c
   ${CMAKE_CURRENT_SOURCE_DIR}/lockstep/workloads.c
   ${CMAKE_CURRENT_SOURCE_DIR}/lockstep/workloads_fp.c)
 target_link_libraries(lockstep PRIVATE tandem_core)
@@ -24,6 +25,11 @@ foreach(group ${LOCKSTEP_GROUPS})
 endforeach()
 add_test(NAME lockstep_workloads COMMAND lockstep work)
 set_tests_properties(lockstep_workloads PROPERTIES LABELS lockstep TIMEOUT 600)
+# LAR/LSL/VERR/VERW at CPL 3: this CPU against the interpreter over the host
+# kernel's GDT as Linux defines it (tests/lockstep/desc.c says why not ptrace).
+add_test(NAME lockstep_desc COMMAND lockstep desc)
+set_tests_properties(lockstep_desc PROPERTIES LABELS lockstep TIMEOUT 120
+  PASS_REGULAR_EXPRESSION ", 0 divergences")
 
 # Decoder against capstone over millions of random byte strings.
 add_test(NAME decode_capstone_long COMMAND test_decode_capstone)

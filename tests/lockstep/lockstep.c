@@ -1,6 +1,7 @@
 /* Lockstep harness (see lockstep.h). Usage:
  *   lockstep gen GROUP COUNT SEED   generated sequences of one instruction group
  *   lockstep work [NAME]            real-code workloads (all, or one)
+ *   lockstep desc                   LAR/LSL/VERR/VERW over Linux's GDT (desc.c)
  * Exit status 0 when no divergence. The interpreter reaches the harness's
  * own memory by identity mapping, restricted to the regions the code may
  * touch, so a stray access faults instead of corrupting the harness. */
@@ -17,7 +18,9 @@
 #include <unistd.h>
 
 #include "cpu/interp.h"
+#include "cpu/model.h"
 #include "lockstep.h"
+#include "sim/object.h"
 
 #define MAX_RANGES 256
 #define WORK_STACK_BASE 0x30200000ull
@@ -716,7 +719,10 @@ static int run(int argc, char **argv)
         return run_generated(argv[2], strtoul(argv[3], NULL, 0), strtoul(argv[4], NULL, 0));
     if (argc >= 2 && strcmp(argv[1], "work") == 0)
         return run_workloads(argc >= 3 ? argv[2] : NULL);
-    fprintf(stderr, "usage: %s gen GROUP COUNT SEED | work [NAME] | bench [REPS] | bench-native [REPS]\ngroups:", argv[0]);
+    if (argc >= 2 && strcmp(argv[1], "desc") == 0)
+        return ls_run_desc();
+    fprintf(stderr, "usage: %s gen GROUP COUNT SEED | work [NAME] | desc | bench [REPS] | bench-native [REPS]\ngroups:",
+            argv[0]);
     for (const char *const *g = ls_groups; *g; g++)
         fprintf(stderr, " %s", *g);
     fprintf(stderr, "\n");
@@ -725,6 +731,12 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* The native side is this CPU: so is the interpreter's model where the
+     * model leaves a choice (MXCSR_MASK, docs/lockstep.md). */
+    if (cpu_model_set_mxcsr_mask(cpu_model_host_mxcsr_mask()) < 0) {
+        fprintf(stderr, "lockstep: the host as a CPU model: %s\n", err_get());
+        return 2;
+    }
     int rc = run(argc, argv);
     harness_destroy(&the_harness);
     if (gen_cs)

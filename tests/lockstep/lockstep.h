@@ -50,6 +50,10 @@ extern const struct ls_workload ls_workloads[];
 void ls_workload_memory(void **base, size_t *size);
 void ls_workload_fp_memory(void **base, size_t *size);
 uint64_t ls_w_nbody(uint64_t steps);
+
+/* `lockstep desc` (tests/lockstep/desc.c): LAR/LSL/VERR/VERW at CPL 3 on
+ * this CPU against the interpreter over Linux's GDT; the exit status. */
+int ls_run_desc(void);
 uint64_t ls_w_ldseries(uint64_t n);
 
 #endif

@@ -31,6 +31,7 @@
 #include "cpu/decode.h"
 #include "cpu/interp.h"
 #include "cpu/mmu.h"
+#include "cpu/model.h"
 #include "cpu/segments.h"
 #include "kvm/kvm_debug.h"
 #include "mem/bus.h"
@@ -467,6 +468,11 @@ int main(int argc, char **argv)
         return EXIT_SKIP;
     }
     close(fd);
+    /* K's guest runs on this host's SSE unit, whose FXSAVE stores the host's
+     * MXCSR_MASK and whose LDMXCSR takes what that mask allows: I is a
+     * model of this host, so both are the same CPU (docs/lockstep.md). */
+    if (cpu_model_set_mxcsr_mask(cpu_model_host_mxcsr_mask()) < 0)
+        die(EXIT_SETUP, "the host as a CPU model: %s", err_get());
     log_set_quiet(true);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
