@@ -393,7 +393,16 @@ static void cpu_run_event(struct event *ev, void *arg)
         eq_schedule(&sim->eq, &cpu->run_event, reached > min_next ? reached : min_next);
         break;
     case CPU_STOP_SHUTDOWN:
-        report_and_stop(cpu, CPU_EXIT_CODE_RUN_ERROR, "triple fault (shutdown)");
+        if (cpu->on_shutdown == 0) {
+            report_and_stop(cpu, CPU_EXIT_CODE_RUN_ERROR, "triple fault (shutdown)");
+            break;
+        }
+        /* A PC chipset turns the shutdown cycle into a reset (SDM vol. 3
+         * 6.15, #DF: "the processor enters shutdown mode"); the CPU stays
+         * in shutdown, not running, until the platform acts. */
+        cpu->sleeping = true;
+        cpu->sleep_start = reached;
+        system_request_reset(cpu->system, "triple fault");
         break;
     case CPU_STOP_FALLBACK: /* run_fallback turned it into another stop */
         report_and_stop(cpu, CPU_EXIT_CODE_RUN_ERROR,
@@ -609,6 +618,8 @@ static void cpu_destroy(struct sim_object *o)
         with_fallback_engine(cpu, cpu_engine_find(CPU_FALLBACK_ENGINE), detach_fallback, NULL);
 }
 
+static const char *const cpu_shutdown_choices[] = {"stop", "reset", NULL};
+
 static const struct param_desc cpu_params[] = {
     PARAM_UINT_(struct cpu, cpu_index, "0", 0, SYSTEM_MAX_LAPICS - 1, "",
                 "Index of this CPU; also its APIC ID"),
@@ -617,6 +628,10 @@ static const struct param_desc cpu_params[] = {
     PARAM_UINT_(struct cpu, fallback_insts, "32", 1, 1000000, "",
                 "Instructions the fallback engine (interp) runs each time the attached engine "
                 "cannot execute one (KVM emulation failures)"),
+    PARAM_ENUM_(struct cpu, on_shutdown, "stop", cpu_shutdown_choices,
+                "What a triple fault does: stop the run with an error and the CPU state, or "
+                "request a platform reset (System.on_reset: end the run, or ignore and leave "
+                "the CPU in shutdown)"),
     PARAM_OBJECT_(struct cpu, timing, "TimingModel",
                   "Cycle accounting for the interpreter engine: a TimingModel (caches, TLBs, "
                   "branch predictor); empty: one cycle per instruction"),

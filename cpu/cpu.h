@@ -72,6 +72,8 @@ struct cpu {
     uint64_t clock_hz;
     char *engine_name;
     uint32_t fallback_insts; /* instructions per hand-over to the fallback engine */
+    int on_shutdown;         /* triple fault: 0 = stop the run with an error report,
+                                1 = a platform reset request (System.on_reset decides) */
     struct sim_object *timing; /* a TimingModel: the interpreter charges cycles through it
                                   (docs/timing.md); NULL: one cycle per instruction */
 

@@ -45,3 +45,18 @@ foreach(target ${baremetal_programs})
   set_tests_properties(baremetal_switch_${name} PROPERTIES LABELS kvm TIMEOUT 120
     SKIP_RETURN_CODE 77)
 endforeach()
+
+# A triple fault under each on_shutdown/on_reset setting (shutdown.sh), on
+# both engines.
+foreach(engine interp kvm)
+  add_test(NAME baremetal_${engine}_triple_fault
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/baremetal/shutdown.sh $<TARGET_FILE:tandem> ${CMAKE_SOURCE_DIR}
+      $<TARGET_FILE:guest_triple_fault> ${engine})
+  if(engine STREQUAL kvm)
+    set(labels kvm)
+  else()
+    set(labels unit)
+  endif()
+  set_tests_properties(baremetal_${engine}_triple_fault PROPERTIES LABELS ${labels}
+    TIMEOUT 60 SKIP_RETURN_CODE 77 PASS_REGULAR_EXPRESSION "shutdown.sh: PASS")
+endforeach()
