@@ -300,6 +300,10 @@ static const struct {
     {KVM_STAT_NMIS, "kvmNmis", "NMIs injected"},
     {KVM_STAT_RUN_NS, "kvmRunTime", "Host time spent inside KVM_RUN"},
     {KVM_STAT_KICKS, "kvmKicks", "Kick timers armed for an event deadline"},
+    {KVM_STAT_UD_INTERCEPTS, "kvmUdIntercepts",
+     "#UDs kvm_pvm delivered, caught at the guest's handler (kvm/kvm_pvm.c)"},
+    {KVM_STAT_UD_UNDONE, "kvmUdUndone",
+     "Intercepted #UDs undone so the fallback engine executes the instruction"},
 };
 
 static void register_stats(struct cpu *cpu)
@@ -637,6 +641,13 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
         v->halted = false;
     }
 
+    /* Once per run rather than per exit: the guest's IDT rarely moves, and a
+     * breakpoint left on an old handler is re-checked when it hits. */
+    if (v->ud_intercept && kvm_pvm_arm_ud_intercept(cpu, v) < 0) {
+        log_error("%s: %s", cpu->obj.path, err_get());
+        return CPU_STOP_ERROR;
+    }
+
     enum cpu_stop result = CPU_STOP_BUDGET;
     tick_t armed_for = 0;
     for (;;) {
@@ -655,11 +666,6 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
         }
         if (cpu->yield_request)
             break;
-        if (v->ud_intercept && kvm_pvm_arm_ud_intercept(cpu, v) < 0) {
-            log_error("%s: %s", cpu->obj.path, err_get());
-            result = CPU_STOP_ERROR;
-            break;
-        }
         if (prepare_interrupts(cpu, v) < 0) {
             log_error("%s: %s", cpu->obj.path, err_get());
             result = CPU_STOP_ERROR;
@@ -744,6 +750,13 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
             if (v->ud_bp_addr && run->debug.arch.pc == v->ud_bp_addr) {
                 record_exit(cpu, v, run->debug.arch.pc);
                 cpu->engine_counters[KVM_STAT_EXITS_OTHER]++;
+                if (kvm_pvm_arm_ud_intercept(cpu, v) < 0) {
+                    log_error("%s: %s", cpu->obj.path, err_get());
+                    result = CPU_STOP_ERROR;
+                    break;
+                }
+                if (run->debug.arch.pc != v->ud_bp_addr)
+                    continue; /* the IDT moved: the old handler address is plain code now */
                 result = kvm_pvm_ud_intercepted(cpu, v);
                 break;
             }

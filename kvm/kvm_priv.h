@@ -56,6 +56,11 @@ struct kvm_vcpu {
      * handler address the hardware breakpoint is set on (0: none). */
     bool ud_intercept;
     uint64_t ud_bp_addr;
+    /* RIP at the last state_in, until the next #UD intercept: a state
+     * loaded at the handler's first instruction had its #UD delivered by
+     * the fallback engine. */
+    bool ud_entry_pending;
+    uint64_t ud_entry_rip;
     struct kvm_exit_record exits[KVM_EXIT_RING];
     unsigned nexits;
     /* A single-step session (kvm/kvm_debug.c) is on; it owns the guest
@@ -79,6 +84,8 @@ enum kvm_counter {
     KVM_STAT_NMIS,
     KVM_STAT_RUN_NS,
     KVM_STAT_KICKS,
+    KVM_STAT_UD_INTERCEPTS,
+    KVM_STAT_UD_UNDONE,
     KVM_STAT_COUNT,
 };
 _Static_assert(KVM_STAT_COUNT <= CPU_ENGINE_COUNTERS, "cpu.engine_counters too small");
@@ -89,8 +96,9 @@ static inline struct kvm_vcpu *kvm_vcpu_of(struct cpu *cpu)
 }
 
 /* kvm_state.c */
-/* kvm/kvm_pvm.c: INT n at CPL 3 arrives as #UD on kvm_pvm; caught at the
- * guest's #UD handler and handed to the fallback engine. */
+/* kvm/kvm_pvm.c: kvm_pvm delivers #UD for INT n at CPL 3 and for
+ * instructions its ring-0 emulator lacks; caught at the guest's #UD handler,
+ * undone, and the instruction handed to the fallback engine. */
 bool kvm_pvm_host(void);
 int kvm_pvm_arm_ud_intercept(struct cpu *cpu, struct kvm_vcpu *v);
 enum cpu_stop kvm_pvm_ud_intercepted(struct cpu *cpu, struct kvm_vcpu *v);

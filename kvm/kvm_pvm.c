@@ -1,14 +1,16 @@
-/* A workaround for one kvm_pvm behaviour (docs/kvm.md, docs/interp-engine.md):
+/* A workaround for kvm_pvm's #UDs (docs/kvm.md, docs/interp-engine.md):
  * INT n executed at CPL 3 reaches the guest as #UD instead of going through
- * its IDT gate (or raising #GP for a DPL-0 gate). tandem catches the #UD at
- * the guest's #UD handler with a hardware instruction breakpoint (which
- * kvm_pvm supports at CPL 0), and when the frame shows a ring-3 INT n it
- * undoes the #UD delivery (IRETQ on the state) and hands the INT to the
- * fallback engine, which delivers it as the architecture says. A genuine
- * #UD also goes to the fallback for the handler's first instruction, which
- * moves past the breakpoint. Only armed on kvm_pvm hosts, in long mode: the
- * breakpoint takes DR0/DR7 while armed (guest debug registers are not
- * honoured then). */
+ * its IDT gate (or raising #GP for a DPL-0 gate), and the host's ring-0
+ * emulator answers instructions it does not implement (POPCNT, MOVBE, ...,
+ * whatever the guest's CPUID claims) with a #UD delivered into the guest
+ * rather than an emulation-failure exit. tandem catches every #UD at the
+ * guest's #UD handler with a hardware instruction breakpoint (which kvm_pvm
+ * supports at CPL 0), undoes the delivery (IRETQ on the state) and hands the
+ * instruction to the fallback engine, the interpreter: it executes what the
+ * CPU model implements and raises the #UD itself for what it does not, so a
+ * guest's UD2 (Linux's BUG/WARN) still reaches its handler exactly once.
+ * Only armed on kvm_pvm hosts, in long mode: the breakpoint takes DR0/DR7
+ * while armed (guest debug registers are not honoured then). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -74,27 +76,63 @@ int kvm_pvm_arm_ud_intercept(struct cpu *cpu, struct kvm_vcpu *v)
     return 0;
 }
 
+/* Whether the 64-bit interrupt frame at the top of the #UD handler's stack
+ * looks like one a CPU pushed: selectors with only their low 16 bits, RFLAGS
+ * with bit 1 set and nothing above bit 21, CS at ring 0 or 3. */
+static bool plausible_frame(const uint64_t frame[5])
+{
+    unsigned rpl = frame[1] & 3;
+    return frame[1] <= 0xffff && frame[4] <= 0xffff && (rpl == 0 || rpl == 3) &&
+           (frame[2] & X86_FLAG_FIXED) && !(frame[2] >> 22);
+}
+
+/* Turns a #UD delivery kvm_pvm made back into the state before the
+ * instruction that raised it, or leaves the state alone (false) when the
+ * handler was not entered for a #UD at the frame's RIP. */
+static bool undo_ud_delivery(struct cpu *cpu, struct x86_state *s)
+{
+    struct bus *bus = &cpu->system->bus;
+    uint64_t frame[5]; /* RIP, CS, RFLAGS, RSP, SS: #UD pushes no error code */
+    if (mmu_read_linear(bus, s, s->gpr[R_RSP], frame, sizeof(frame)) != sizeof(frame) ||
+        !plausible_frame(frame))
+        return false;
+    uint8_t before[2], insn[2];
+    if (mmu_read_linear(bus, s, frame[0], insn, 2) != 2)
+        return false;
+    /* A software INT 6 at ring 0 enters the handler with the next RIP in the
+     * frame (at ring 3 kvm_pvm turns every INT n into a #UD at the INT). */
+    if ((frame[1] & 3) == 0 && mmu_read_linear(bus, s, frame[0] - 2, before, 2) == 2 &&
+        before[0] == 0xcd && before[1] == X86_UD)
+        return false;
+    struct x86_fault f;
+    struct x86_state undone = *s;
+    if (x86_iret(bus, &undone, 8, &f) < 0)
+        return false;
+    /* IRETQ ends NMI blocking; the #UD's delivery never began it. */
+    undone.ev.nmi_masked = s->ev.nmi_masked;
+    DPRINTF(Kvm, &cpu->obj, "kvm_pvm: #UD at CPL %u rip %#" PRIx64 " (bytes %02x %02x) undone: the "
+            "fallback engine executes the instruction", (unsigned)(frame[1] & 3), frame[0], insn[0],
+            insn[1]);
+    *s = undone;
+    return true;
+}
+
 enum cpu_stop kvm_pvm_ud_intercepted(struct cpu *cpu, struct kvm_vcpu *v)
 {
-    (void)v;
+    /* Resumed at the handler's first instruction (the fallback engine
+     * delivered a #UD and stopped there): that delivery is the
+     * architecture's own, so the handler just runs. */
+    bool entered_by_fallback = v->ud_entry_pending && v->ud_entry_rip == v->ud_bp_addr;
+    v->ud_entry_pending = false;
     if (kvm_state_out(cpu) < 0) {
         log_error("%s: %s", cpu->obj.path, err_get());
         return CPU_STOP_ERROR;
     }
-    struct x86_state *s = &cpu->state;
-    struct bus *bus = &cpu->system->bus;
-    uint64_t frame[5]; /* RIP, CS, RFLAGS, RSP, SS: #UD pushes no error code */
-    uint8_t insn[2];
-    if (mmu_read_linear(bus, s, s->gpr[R_RSP], frame, sizeof(frame)) == sizeof(frame) &&
-        (frame[1] & 3) == 3 && mmu_read_linear(bus, s, frame[0], insn, 2) == 2 && insn[0] == 0xcd) {
-        struct x86_fault f;
-        struct x86_state undone = *s;
-        if (x86_iret(bus, &undone, 8, &f) == 0) {
-            DPRINTF(Kvm, &cpu->obj, "kvm_pvm: INT %#x at ring-3 rip %#" PRIx64
-                    " arrived as #UD: the fallback engine executes it", insn[1], frame[0]);
-            *s = undone;
-        }
-    }
+    cpu->engine_counters[KVM_STAT_UD_INTERCEPTS]++;
+    if (entered_by_fallback)
+        DPRINTF(Kvm, &cpu->obj, "kvm_pvm: #UD handler entered by the fallback engine: it runs");
+    else if (undo_ud_delivery(cpu, &cpu->state))
+        cpu->engine_counters[KVM_STAT_UD_UNDONE]++;
     /* The state is in cpu->state now; KVM reloads it after the fallback. */
     cpu->state_in_engine = false;
     return CPU_STOP_FALLBACK;

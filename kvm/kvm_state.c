@@ -432,6 +432,8 @@ int kvm_state_in(struct cpu *cpu)
         return -1;
     v->halted = st->run_state == X86_HALTED;
     v->guest_if = (st->rflags & X86_FLAG_IF) != 0;
+    v->ud_entry_pending = true;
+    v->ud_entry_rip = st->rip;
     return 0;
 }
 

@@ -60,3 +60,13 @@ foreach(engine interp kvm)
   set_tests_properties(baremetal_${engine}_triple_fault PROPERTIES LABELS ${labels}
     TIMEOUT 60 SKIP_RETURN_CODE 77 PASS_REGULAR_EXPRESSION "shutdown.sh: PASS")
 endforeach()
+
+# ud_cpl0 with the fallback engine running one instruction per hand-over:
+# an intercepted #UD must still reach the guest's handler exactly once when
+# the interpreter stops right after delivering it (kvm/kvm_pvm.c).
+add_test(NAME baremetal_kvm_ud_cpl0_fallback1
+  COMMAND $<TARGET_FILE:tandem> run ${CMAKE_SOURCE_DIR}/configs/baremetal.lua --quiet
+    --set system.cpu0.fallback_insts=1 -- program=$<TARGET_FILE:guest_ud_cpl0> engine=kvm)
+set_tests_properties(baremetal_kvm_ud_cpl0_fallback1 PROPERTIES LABELS kvm TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "TEST ud_cpl0: PASS"
+  SKIP_REGULAR_EXPRESSION "/dev/kvm does not exist|permission denied opening /dev/kvm")
