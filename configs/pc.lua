@@ -19,9 +19,16 @@ tandem.new("LinuxLoader", {
   -- CPU_MODEL_TSC_HZ), so Linux needs no calibration against a timer.
   -- mce=off: kvm_pvm shows the guest the host's CPUID leaf 1 (MCE/MCA set)
   -- whatever KVM_SET_CPUID2 says, and the model has no MCA MSRs.
+  -- clearcpuid (engines that can run KVM): the same leak shows POPCNT,
+  -- CMPXCHG16B, XSAVE, RDRAND, x2APIC... that the model and the interpreter
+  -- lack (cpu/model.c); where KVM_SET_CPUID2 works they are clear already.
+  -- The kernel reads at most 127 characters of it.
   cmdline = machine.arg("cmdline",
     "console=ttyS0 earlyprintk=serial,ttyS0 nokaslr mitigations=off nopti panic=-1 " ..
-    "tsc_early_khz=2000000 mce=off quiet loglevel=4"),
+    "tsc_early_khz=2000000 mce=off quiet loglevel=4" ..
+    (machine.arg("engine", "interp") == "interp" and "" or
+     " clearcpuid=popcnt,xsave,cx16,rdrand,x2apic,pcid,hypervisor,movbe,mtrr,mca,mce," ..
+     "sse4_1,sse4_2,ssse3,pni,aes,pclmulqdq,f16c,fma,avx")),
 })
 local seconds = tonumber(machine.arg("seconds", "60"))
 if machine.arg("roi") == "1" then
