@@ -283,8 +283,10 @@ static int fallback_step(struct cpu *cpu, const struct cpu_engine_ops *fb, void 
     return fb->state_out(cpu);
 }
 
-/* The attached engine stopped before an instruction it cannot execute: the
- * fallback engine executes it and runs on for up to fallback_insts
+/* The attached engine stopped before an instruction it cannot execute (a
+ * KVM emulation failure, or a #UD kvm_pvm raised and kvm/kvm_pvm.c undid,
+ * which the interpreter re-raises if the model agrees): the fallback engine
+ * executes it and runs on for up to fallback_insts
  * instructions in all (less at a HLT or when an event is due), taking any
  * interrupt due on the way, on the architectural state; then the attached
  * engine reloads the state and resumes. A short run rather than one
