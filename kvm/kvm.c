@@ -301,9 +301,8 @@ static const struct {
     {KVM_STAT_RUN_NS, "kvmRunTime", "Host time spent inside KVM_RUN"},
     {KVM_STAT_KICKS, "kvmKicks", "Kick timers armed for an event deadline"},
     {KVM_STAT_UD_INTERCEPTS, "kvmUdIntercepts",
-     "#UDs kvm_pvm delivered, caught at the guest's handler (kvm/kvm_pvm.c)"},
-    {KVM_STAT_UD_UNDONE, "kvmUdUndone",
-     "Intercepted #UDs undone so the fallback engine executes the instruction"},
+     "#UDs kvm_pvm delivered, caught at the guest's handler and handed to the fallback "
+     "engine (kvm/kvm_pvm.c)"},
 };
 
 static void register_stats(struct cpu *cpu)

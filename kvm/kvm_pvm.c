@@ -131,9 +131,7 @@ enum cpu_stop kvm_pvm_ud_intercepted(struct cpu *cpu, struct kvm_vcpu *v)
     cpu->engine_counters[KVM_STAT_UD_INTERCEPTS]++;
     if (entered_by_fallback)
         DPRINTF(Kvm, &cpu->obj, "kvm_pvm: #UD handler entered by the fallback engine: it runs");
-    else if (undo_ud_delivery(cpu, &cpu->state))
-        cpu->engine_counters[KVM_STAT_UD_UNDONE]++;
-    else
+    else if (!undo_ud_delivery(cpu, &cpu->state))
         DPRINTF(Kvm, &cpu->obj, "kvm_pvm: #UD handler entered with no #UD frame to undo "
                 "(INT 6 or an unusual frame): it runs");
     /* The state is in cpu->state now; KVM reloads it after the fallback. */
