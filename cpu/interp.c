@@ -423,10 +423,13 @@ static inline __attribute__((always_inline)) void run_fast_mode(struct interp *i
 {
     struct x86_state *s = ip->s;
     const uint64_t cs_base = mode == X86_MODE_64 ? 0 : s->seg[S_CS].base;
-    uint64_t code_page = 1; /* linear page of code_addend; 1: none yet */
+    uint64_t rip = s->rip;
+    /* Linear page of code_addend. It starts 2^63 away from the first fetch,
+     * so the first "la - code_page" test below always refills (a fixed
+     * sentinel would pass it for low addresses, e.g. real-mode code). */
+    uint64_t code_page = (mode == X86_MODE_64 ? rip : (uint32_t)rip + cs_base) + (1ull << 63);
     uintptr_t code_addend = 0;
     uint64_t left = target - ip->insts; /* interp_run: target > insts */
-    uint64_t rip = s->rip;
     struct decoded_insn scratch;
     struct interp_icache_entry *no_link = ip->icache;
     struct interp_icache_entry **link = &no_link; /* the previous record's succ */
