@@ -298,17 +298,11 @@ static struct sim_type fake_virtio_no_gsi_type = {
 };
 SIM_TYPE_REGISTER(fake_virtio_no_gsi_type);
 
-static void set(struct sim_object *o, const char *param, const char *value)
-{
-    ck_assert_msg(param_set_text(o, sim_type_param(o->type, param), value) == 0, "%s",
-                  err_get());
-}
-
 static struct sim_object *machine_with_tables(struct simulation *sim, unsigned nvirtio)
 {
     sim_init(sim);
     struct sim_object *sys = sim_create(sim, "System", "system");
-    set(sys, "mem_size", "32M");
+    test_set_param(sys, "mem_size", "32M");
     struct sim_object *tables = sim_create(sim, "AcpiTables", "system.acpi");
     ck_assert_ptr_nonnull(tables);
     /* Created after the tables object: collection reads parameters only. */
@@ -319,10 +313,10 @@ static struct sim_object *machine_with_tables(struct simulation *sim, unsigned n
         ck_assert_ptr_nonnull(v);
         snprintf(text, sizeof(text), "0x%llx",
                  (unsigned long long)(PC_VIRTIO_MMIO_BASE + i * PC_VIRTIO_MMIO_STRIDE));
-        set(v, "base", text);
+        test_set_param(v, "base", text);
         snprintf(text, sizeof(text), "%u", PC_GSI_VIRTIO_FIRST + i);
-        set(v, "gsi", text);
-        set(v, "level_triggered", i % 2 ? "true" : "false");
+        test_set_param(v, "gsi", text);
+        test_set_param(v, "level_triggered", i % 2 ? "true" : "false");
     }
     return tables;
 }
@@ -356,7 +350,7 @@ START_TEST(legacy_devices_can_be_left_out)
 {
     struct simulation sim;
     struct sim_object *tables = machine_with_tables(&sim, 0);
-    set(tables, "com1", "false");
+    test_set_param(tables, "com1", "false");
     ck_assert_msg(sim_instantiate(&sim) == 0, "%s", err_get());
     struct system *sys = system_of(tables);
     struct tables t = read_tables(sys, acpi_rsdp_address(&sim));

@@ -10,18 +10,12 @@
 #include "sim/serialize.h"
 #include "testlib.h"
 
-static void set(struct sim_object *o, const char *param, const char *value)
-{
-    ck_assert_msg(param_set_text(o, sim_type_param(o->type, param), value) == 0, "%s: %s",
-                  param, err_get());
-}
-
 static struct bpred *new_bpred(struct simulation *sim, const char *kind)
 {
     sim_init(sim);
     struct sim_object *o = sim_create(sim, "BranchPredictor", "bp");
     ck_assert_msg(o, "%s", err_get());
-    set(o, "kind", kind);
+    test_set_param(o, "kind", kind);
     return SIM_CAST(struct bpred, o);
 }
 
@@ -73,7 +67,7 @@ START_TEST(return_address_stack)
 {
     struct simulation sim;
     struct bpred *b = new_bpred(&sim, "gshare");
-    set(&b->obj, "ras_depth", "4");
+    test_set_param(&b->obj, "ras_depth", "4");
     ck_assert_int_eq(sim_instantiate(&sim), 0);
     /* Nested calls 3 deep, returns in order: all returns predicted. */
     for (uint64_t d = 0; d < 3; d++)
@@ -102,8 +96,8 @@ START_TEST(btb_predicts_targets)
 {
     struct simulation sim;
     struct bpred *b = new_bpred(&sim, "gshare");
-    set(&b->obj, "btb_entries", "4");
-    set(&b->obj, "btb_assoc", "2"); /* 2 sets */
+    test_set_param(&b->obj, "btb_entries", "4");
+    test_set_param(&b->obj, "btb_assoc", "2"); /* 2 sets */
     ck_assert_int_eq(sim_instantiate(&sim), 0);
     ck_assert(bpred_branch(b, 0x100, 0x102, true, 0x500, BRANCH_UNCOND)); /* cold */
     ck_assert(!bpred_branch(b, 0x100, 0x102, true, 0x500, BRANCH_UNCOND));
@@ -125,13 +119,13 @@ START_TEST(bad_parameters_are_refused)
 {
     struct simulation sim;
     struct bpred *b = new_bpred(&sim, "gshare");
-    set(&b->obj, "table_entries", "1000");
+    test_set_param(&b->obj, "table_entries", "1000");
     ck_assert_int_eq(sim_instantiate(&sim), -1);
     ck_assert_msg(strstr(err_get(), "table_entries must be a power of two"), "%s", err_get());
     sim_destroy(&sim);
     b = new_bpred(&sim, "gshare");
-    set(&b->obj, "btb_entries", "24");
-    set(&b->obj, "btb_assoc", "4");
+    test_set_param(&b->obj, "btb_entries", "24");
+    test_set_param(&b->obj, "btb_assoc", "4");
     ck_assert_int_eq(sim_instantiate(&sim), -1);
     ck_assert_msg(strstr(err_get(), "btb_entries"), "%s", err_get());
     sim_destroy(&sim);
@@ -157,10 +151,10 @@ START_TEST(random_streams_and_serialization)
 {
     struct simulation a, c;
     struct bpred *ba = new_bpred(&a, "gshare");
-    set(&ba->obj, "ras_depth", "8");
+    test_set_param(&ba->obj, "ras_depth", "8");
     ck_assert_int_eq(sim_instantiate(&a), 0);
     struct bpred *bc = new_bpred(&c, "gshare");
-    set(&bc->obj, "ras_depth", "8");
+    test_set_param(&bc->obj, "ras_depth", "8");
     ck_assert_int_eq(sim_instantiate(&c), 0);
     uint64_t seed = 5;
     random_branches(ba, &seed, 50000);
@@ -185,7 +179,7 @@ START_TEST(random_streams_and_serialization)
     new_bpred(&a, "gshare");
     ck_assert_int_eq(sim_instantiate(&a), 0);
     struct bpred *bd = new_bpred(&c, "gshare");
-    set(&bd->obj, "ras_depth", "32");
+    test_set_param(&bd->obj, "ras_depth", "32");
     ck_assert_int_eq(sim_instantiate(&c), 0);
     mid = sim_serialize(&a);
     ck_assert_int_eq(sim_unserialize(&c, mid), -1);
@@ -202,16 +196,16 @@ START_TEST(timing_model_cpi_stack)
     sim_init(&sim);
     struct sim_object *l1i = sim_create(&sim, "Cache", "l1i");
     struct sim_object *l1d = sim_create(&sim, "Cache", "l1d");
-    set(l1d, "hit_latency", "4");
-    set(l1d, "miss_latency", "100");
-    set(l1i, "hit_latency", "2");
-    set(l1i, "miss_latency", "50");
+    test_set_param(l1d, "hit_latency", "4");
+    test_set_param(l1d, "miss_latency", "100");
+    test_set_param(l1i, "hit_latency", "2");
+    test_set_param(l1i, "miss_latency", "50");
     struct sim_object *dtlb = sim_create(&sim, "TLB", "dtlb");
-    set(dtlb, "walk_latency", "30");
+    test_set_param(dtlb, "walk_latency", "30");
     struct sim_object *bp = sim_create(&sim, "BranchPredictor", "bp");
-    set(bp, "mispredict_penalty", "15");
+    test_set_param(bp, "mispredict_penalty", "15");
     struct sim_object *tm = sim_create(&sim, "TimingModel", "timing");
-    set(tm, "div_cycles", "25");
+    test_set_param(tm, "div_cycles", "25");
     ck_assert_int_eq(param_set_object(tm, sim_type_param(tm->type, "icache"), l1i), 0);
     ck_assert_int_eq(param_set_object(tm, sim_type_param(tm->type, "dcache"), l1d), 0);
     ck_assert_int_eq(param_set_object(tm, sim_type_param(tm->type, "dtlb"), dtlb), 0);

@@ -11,32 +11,13 @@
 #include "sim/serialize.h"
 #include "testlib.h"
 
-static struct sim_object *make(struct simulation *sim, const char *type, const char *path)
-{
-    struct sim_object *o = sim_create(sim, type, path);
-    ck_assert_msg(o, "%s", err_get());
-    return o;
-}
-
-static void set(struct sim_object *o, const char *param, const char *value)
-{
-    const struct param_desc *p = sim_type_param(o->type, param);
-    ck_assert_msg(p, "no param %s", param);
-    ck_assert_msg(param_set_text(o, p, value) == 0, "%s=%s: %s", param, value, err_get());
-}
-
-static void set_ref(struct sim_object *o, const char *param, struct sim_object *ref)
-{
-    ck_assert_int_eq(param_set_object(o, sim_type_param(o->type, param), ref), 0);
-}
-
 static struct cache *new_cache(struct simulation *sim, const char *path, const char *size,
                                const char *assoc, const char *line)
 {
-    struct sim_object *o = make(sim, "Cache", path);
-    set(o, "size", size);
-    set(o, "assoc", assoc);
-    set(o, "line_size", line);
+    struct sim_object *o = test_new_object(sim, "Cache", path);
+    test_set_param(o, "size", size);
+    test_set_param(o, "assoc", assoc);
+    test_set_param(o, "line_size", line);
     return SIM_CAST(struct cache, o);
 }
 
@@ -106,15 +87,15 @@ START_TEST(writeback_latency_through_hierarchy)
 {
     struct simulation sim;
     sim_init(&sim);
-    struct dram *d = SIM_CAST(struct dram, make(&sim, "DRAM", "mem"));
-    set(&d->obj, "latency_ns", "50");
-    set(&d->obj, "bandwidth_gbps", "64"); /* 32 bytes per cycle at 2 GHz */
+    struct dram *d = SIM_CAST(struct dram, test_new_object(&sim, "DRAM", "mem"));
+    test_set_param(&d->obj, "latency_ns", "50");
+    test_set_param(&d->obj, "bandwidth_gbps", "64"); /* 32 bytes per cycle at 2 GHz */
     struct cache *l2 = new_cache(&sim, "l2", "1k", "1", "64");
-    set(&l2->obj, "hit_latency", "12");
-    set_ref(&l2->obj, "next_level", &d->obj);
+    test_set_param(&l2->obj, "hit_latency", "12");
+    test_set_ref(&l2->obj, "next_level", &d->obj);
     struct cache *l1 = new_cache(&sim, "l1", "128", "1", "64"); /* 2 sets */
-    set(&l1->obj, "hit_latency", "4");
-    set_ref(&l1->obj, "next_level", &l2->obj);
+    test_set_param(&l1->obj, "hit_latency", "4");
+    test_set_ref(&l1->obj, "next_level", &l2->obj);
     instantiate(&sim);
     uint64_t now = 0;
     dram_set_cycle_counter(d, &now);
@@ -139,9 +120,9 @@ START_TEST(dram_requests_queue_on_the_channel)
 {
     struct simulation sim;
     sim_init(&sim);
-    struct dram *d = SIM_CAST(struct dram, make(&sim, "DRAM", "mem"));
-    set(&d->obj, "latency_ns", "10");
-    set(&d->obj, "bandwidth_gbps", "16"); /* 8 bytes per cycle at 2 GHz */
+    struct dram *d = SIM_CAST(struct dram, test_new_object(&sim, "DRAM", "mem"));
+    test_set_param(&d->obj, "latency_ns", "10");
+    test_set_param(&d->obj, "bandwidth_gbps", "16"); /* 8 bytes per cycle at 2 GHz */
     instantiate(&sim);
     uint64_t now = 100;
     dram_set_cycle_counter(d, &now);
@@ -165,10 +146,10 @@ START_TEST(cachegrind_mode_rules)
     struct simulation sim;
     sim_init(&sim);
     struct cache *ll = new_cache(&sim, "ll", "4k", "4", "64");
-    set(&ll->obj, "cachegrind", "true");
+    test_set_param(&ll->obj, "cachegrind", "true");
     struct cache *d1 = new_cache(&sim, "d1", "128", "1", "64");
-    set(&d1->obj, "cachegrind", "true");
-    set_ref(&d1->obj, "next_level", &ll->obj);
+    test_set_param(&d1->obj, "cachegrind", "true");
+    test_set_ref(&d1->obj, "next_level", &ll->obj);
     instantiate(&sim);
     cache_access(d1, 0x0, 8, MEM_MODIFY); /* counts as a read */
     ck_assert_uint_eq(d1->read_accesses, 1);
@@ -195,11 +176,11 @@ START_TEST(write_through_and_no_allocate)
     sim_init(&sim);
     struct cache *l2 = new_cache(&sim, "l2", "4k", "4", "64");
     struct cache *wt = new_cache(&sim, "wt", "1k", "2", "64");
-    set(&wt->obj, "write_policy", "writethrough");
-    set_ref(&wt->obj, "next_level", &l2->obj);
+    test_set_param(&wt->obj, "write_policy", "writethrough");
+    test_set_ref(&wt->obj, "next_level", &l2->obj);
     struct cache *na = new_cache(&sim, "na", "1k", "2", "64");
-    set(&na->obj, "write_allocate", "false");
-    set_ref(&na->obj, "next_level", &l2->obj);
+    test_set_param(&na->obj, "write_allocate", "false");
+    test_set_ref(&na->obj, "next_level", &l2->obj);
     instantiate(&sim);
     cache_access(wt, 0x0, 8, MEM_WRITE); /* allocates, and writes through */
     cache_access(wt, 0x0, 8, MEM_WRITE); /* hit, writes through */
@@ -222,7 +203,7 @@ static void expect_init_error(const char *param, const char *value, const char *
     struct simulation sim;
     sim_init(&sim);
     struct cache *c = new_cache(&sim, "c", "32k", "8", "64");
-    set(&c->obj, param, value);
+    test_set_param(&c->obj, param, value);
     ck_assert_int_eq(sim_instantiate(&sim), -1);
     ck_assert_msg(strstr(err_get(), message), "error '%s' lacks '%s'", err_get(), message);
     sim_destroy(&sim);
@@ -236,8 +217,8 @@ START_TEST(bad_parameters_are_refused)
     struct simulation sim;
     sim_init(&sim);
     struct cache *c = new_cache(&sim, "c", "32k", "8", "64");
-    set(&c->obj, "cachegrind", "true");
-    set(&c->obj, "replacement", "random");
+    test_set_param(&c->obj, "cachegrind", "true");
+    test_set_param(&c->obj, "replacement", "random");
     ck_assert_int_eq(sim_instantiate(&sim), -1);
     ck_assert(strstr(err_get(), "cachegrind mode uses LRU"));
     sim_destroy(&sim);
@@ -245,24 +226,24 @@ START_TEST(bad_parameters_are_refused)
     sim_init(&sim);
     struct cache *a = new_cache(&sim, "a", "1k", "2", "64");
     struct cache *b = new_cache(&sim, "b", "1k", "2", "64");
-    set_ref(&a->obj, "next_level", &b->obj);
-    set_ref(&b->obj, "next_level", &a->obj);
+    test_set_ref(&a->obj, "next_level", &b->obj);
+    test_set_ref(&b->obj, "next_level", &a->obj);
     ck_assert_int_eq(sim_instantiate(&sim), -1);
     ck_assert_msg(strstr(err_get(), "loops back"), "%s", err_get());
     sim_destroy(&sim);
 
     sim_init(&sim);
     a = new_cache(&sim, "a", "1k", "2", "64");
-    struct sim_object *drv = make(&sim, "TraceDriver", "drv");
-    set(drv, "source", "synthetic");
-    set_ref(&a->obj, "next_level", drv);
+    struct sim_object *drv = test_new_object(&sim, "TraceDriver", "drv");
+    test_set_param(drv, "source", "synthetic");
+    test_set_ref(&a->obj, "next_level", drv);
     ck_assert_int_eq(sim_instantiate(&sim), -1);
     ck_assert_msg(strstr(err_get(), "must be a Cache or a DRAM"), "%s", err_get());
     sim_destroy(&sim);
 
     sim_init(&sim);
-    struct sim_object *d = make(&sim, "DRAM", "mem");
-    set(d, "bandwidth_gbps", "0");
+    struct sim_object *d = test_new_object(&sim, "DRAM", "mem");
+    test_set_param(d, "bandwidth_gbps", "0");
     ck_assert_int_eq(sim_instantiate(&sim), -1);
     ck_assert_msg(strstr(err_get(), "bandwidth_gbps"), "%s", err_get());
     sim_destroy(&sim);
@@ -343,8 +324,8 @@ START_TEST(random_streams_match_reference_lru)
         struct simulation sim;
         sim_init(&sim);
         struct cache *c = new_cache(&sim, "c", geoms[g][0], geoms[g][1], geoms[g][2]);
-        set(&c->obj, "hit_latency", "3");
-        set(&c->obj, "miss_latency", "50");
+        test_set_param(&c->obj, "hit_latency", "3");
+        test_set_param(&c->obj, "miss_latency", "50");
         instantiate(&sim);
         struct ref_cache r;
         ref_init(&r, c->nsets, c->assoc, c->line_shift);
@@ -381,8 +362,8 @@ static struct ser_node *run_random_replacement(const char *seed, uint64_t *misse
     struct simulation sim;
     sim_init(&sim);
     struct cache *c = new_cache(&sim, "c", "1k", "4", "64");
-    set(&c->obj, "replacement", "random");
-    set(&c->obj, "seed", seed);
+    test_set_param(&c->obj, "replacement", "random");
+    test_set_param(&c->obj, "seed", seed);
     instantiate(&sim);
     for (uint64_t i = 0; i < 20000; i++)
         cache_access(c, (i * 2654435761u) % 8192, 4, MEM_READ);
@@ -411,25 +392,25 @@ END_TEST
 static struct trace_driver *hierarchy(struct simulation *sim, const char *repl)
 {
     sim_init(sim);
-    struct sim_object *mem = make(sim, "DRAM", "mem");
+    struct sim_object *mem = test_new_object(sim, "DRAM", "mem");
     struct cache *l2 = new_cache(sim, "l2", "64k", "8", "64");
-    set(&l2->obj, "replacement", repl);
-    set(&l2->obj, "hit_latency", "12");
-    set_ref(&l2->obj, "next_level", mem);
+    test_set_param(&l2->obj, "replacement", repl);
+    test_set_param(&l2->obj, "hit_latency", "12");
+    test_set_ref(&l2->obj, "next_level", mem);
     struct cache *l1i = new_cache(sim, "l1i", "8k", "4", "64");
-    set_ref(&l1i->obj, "next_level", &l2->obj);
+    test_set_ref(&l1i->obj, "next_level", &l2->obj);
     struct cache *l1d = new_cache(sim, "l1d", "8k", "4", "64");
-    set(&l1d->obj, "replacement", repl);
-    set_ref(&l1d->obj, "next_level", &l2->obj);
-    struct sim_object *tlb = make(sim, "TLB", "dtlb");
-    struct sim_object *drv = make(sim, "TraceDriver", "drv");
-    set(drv, "source", "synthetic");
-    set(drv, "synthetic_insts", "100000");
-    set(drv, "data_footprint", "256k");
-    set(drv, "batch", "1000");
-    set_ref(drv, "icache", &l1i->obj);
-    set_ref(drv, "dcache", &l1d->obj);
-    set_ref(drv, "dtlb", tlb);
+    test_set_param(&l1d->obj, "replacement", repl);
+    test_set_ref(&l1d->obj, "next_level", &l2->obj);
+    struct sim_object *tlb = test_new_object(sim, "TLB", "dtlb");
+    struct sim_object *drv = test_new_object(sim, "TraceDriver", "drv");
+    test_set_param(drv, "source", "synthetic");
+    test_set_param(drv, "synthetic_insts", "100000");
+    test_set_param(drv, "data_footprint", "256k");
+    test_set_param(drv, "batch", "1000");
+    test_set_ref(drv, "icache", &l1i->obj);
+    test_set_ref(drv, "dcache", &l1d->obj);
+    test_set_ref(drv, "dtlb", tlb);
     instantiate(sim);
     return SIM_CAST(struct trace_driver, drv);
 }
@@ -568,10 +549,10 @@ START_TEST(random_configurations_survive_random_accesses)
     for (int round = 0; round < 24; round++) {
         struct simulation sim;
         sim_init(&sim);
-        struct sim_object *mem = make(&sim, "DRAM", "mem");
-        set(mem, "bandwidth_gbps", round & 1 ? "0.5" : "100");
+        struct sim_object *mem = test_new_object(&sim, "DRAM", "mem");
+        test_set_param(mem, "bandwidth_gbps", round & 1 ? "0.5" : "100");
         struct cache *l2 = new_cache(&sim, "l2", "8k", "8", "64");
-        set_ref(&l2->obj, "next_level", mem);
+        test_set_ref(&l2->obj, "next_level", mem);
         bool cg = round % 4 == 3;
         char size[32], assoc[16], line[16];
         unsigned line_size = 8u << (round % 4);
@@ -580,13 +561,13 @@ START_TEST(random_configurations_survive_random_accesses)
         snprintf(assoc, sizeof(assoc), "%u", ways);
         snprintf(size, sizeof(size), "%u", line_size * ways * (1u << (round % 5)));
         struct cache *c = new_cache(&sim, "c", size, assoc, line);
-        set_ref(&c->obj, "next_level", &l2->obj);
+        test_set_ref(&c->obj, "next_level", &l2->obj);
         if (cg) {
-            set(&c->obj, "cachegrind", "true");
+            test_set_param(&c->obj, "cachegrind", "true");
         } else {
-            set(&c->obj, "write_policy", policies[(round / 2) % 2]);
-            set(&c->obj, "replacement", repls[(round / 3) % 2]);
-            set(&c->obj, "write_allocate", round % 5 ? "true" : "false");
+            test_set_param(&c->obj, "write_policy", policies[(round / 2) % 2]);
+            test_set_param(&c->obj, "replacement", repls[(round / 3) % 2]);
+            test_set_param(&c->obj, "write_allocate", round % 5 ? "true" : "false");
         }
         instantiate(&sim);
         uint64_t now = 0;
@@ -614,9 +595,9 @@ START_TEST(dram_random_requests)
 {
     struct simulation sim;
     sim_init(&sim);
-    struct dram *d = SIM_CAST(struct dram, make(&sim, "DRAM", "mem"));
-    set(&d->obj, "latency_ns", "45.5");
-    set(&d->obj, "bandwidth_gbps", "3.3");
+    struct dram *d = SIM_CAST(struct dram, test_new_object(&sim, "DRAM", "mem"));
+    test_set_param(&d->obj, "latency_ns", "45.5");
+    test_set_param(&d->obj, "bandwidth_gbps", "3.3");
     instantiate(&sim);
     uint64_t now = 0, seed = 3, bytes = 0;
     dram_set_cycle_counter(d, &now);

@@ -19,22 +19,17 @@ static uint8_t guest[GUEST_PAGES * 4096] __attribute__((aligned(4096)));
 /* Pages whose next data access faults once (demand paging). */
 static bool fault_once[GUEST_PAGES];
 
+static struct test_flat_mem flat = {guest, GUEST_BASE, sizeof(guest), sizeof(guest)};
+
 static uint8_t *test_translate(void *opaque, uint64_t la, unsigned access, struct interp_fault *f)
 {
-    (void)opaque;
     uint64_t off = la - GUEST_BASE;
-    if (la >= GUEST_BASE && off < sizeof(guest)) {
-        if (!(access & ACC_EXEC) && fault_once[off / 4096]) {
-            fault_once[off / 4096] = false;
-        } else {
-            return guest + off;
-        }
+    if (la >= GUEST_BASE && off < sizeof(guest) && !(access & ACC_EXEC) && fault_once[off / 4096]) {
+        fault_once[off / 4096] = false;
+        static const struct test_flat_mem nothing; /* every access faults */
+        return test_flat_translate((void *)&nothing, la, access, f);
     }
-    f->vector = X86_PF;
-    f->has_error = true;
-    f->error = 4 | ((access & ACC_WRITE) ? 2 : 0);
-    f->address = la;
-    return NULL;
+    return test_flat_translate(opaque, la, access, f);
 }
 
 static int begins, ends;
@@ -58,35 +53,16 @@ struct machine {
     struct cache *i1, *d1, *ll;
 };
 
-static struct sim_object *make(struct simulation *sim, const char *type, const char *path)
-{
-    struct sim_object *o = sim_create(sim, type, path);
-    ck_assert_msg(o, "%s", err_get());
-    return o;
-}
-
-static void set(struct sim_object *o, const char *param, const char *value)
-{
-    const struct param_desc *p = sim_type_param(o->type, param);
-    ck_assert_msg(p, "no param %s", param);
-    ck_assert_msg(param_set_text(o, p, value) == 0, "%s=%s: %s", param, value, err_get());
-}
-
-static void set_ref(struct sim_object *o, const char *param, struct sim_object *ref)
-{
-    ck_assert_int_eq(param_set_object(o, sim_type_param(o->type, param), ref), 0);
-}
-
 static struct cache *cg_cache(struct simulation *sim, const char *path, const char *size,
                               const char *line, struct cache *next)
 {
-    struct sim_object *o = make(sim, "Cache", path);
-    set(o, "size", size);
-    set(o, "assoc", "2");
-    set(o, "line_size", line);
-    set(o, "cachegrind", "true");
+    struct sim_object *o = test_new_object(sim, "Cache", path);
+    test_set_param(o, "size", size);
+    test_set_param(o, "assoc", "2");
+    test_set_param(o, "line_size", line);
+    test_set_param(o, "cachegrind", "true");
     if (next)
-        set_ref(o, "next_level", &next->obj);
+        test_set_ref(o, "next_level", &next->obj);
     return SIM_CAST(struct cache, o);
 }
 
@@ -98,11 +74,11 @@ static void build(struct machine *m, const char *ll_line)
     m->ll = cg_cache(&m->sim, "ll", "4k", ll_line, NULL);
     m->i1 = cg_cache(&m->sim, "i1", "1k", "64", m->ll);
     m->d1 = cg_cache(&m->sim, "d1", "1k", "64", m->ll);
-    struct sim_object *cg = make(&m->sim, "CachegrindCounter", "cg");
-    set_ref(cg, "icache", &m->i1->obj);
-    set_ref(cg, "dcache", &m->d1->obj);
-    struct sim_object *t = make(&m->sim, "TimingModel", "timing");
-    set_ref(t, "cachegrind", cg);
+    struct sim_object *cg = test_new_object(&m->sim, "CachegrindCounter", "cg");
+    test_set_ref(cg, "icache", &m->i1->obj);
+    test_set_ref(cg, "dcache", &m->d1->obj);
+    struct sim_object *t = test_new_object(&m->sim, "TimingModel", "timing");
+    test_set_ref(t, "cachegrind", cg);
     ck_assert_msg(sim_instantiate(&m->sim) == 0, "%s", err_get());
     m->t = SIM_CAST(struct timing_model, t);
     m->cg = SIM_CAST(struct cg_counter, cg);
@@ -116,18 +92,14 @@ static void start(struct machine *m, const uint8_t *code, size_t len)
     memset(fault_once, 0, sizeof(fault_once));
     memcpy(guest, code, len);
     struct x86_state *s = &m->st;
-    s->seg[S_CS] = (struct x86_segment){.selector = 0x33, .type = 11, .s = 1, .dpl = 3, .present = 1, .l = 1};
-    s->seg[S_SS] = (struct x86_segment){.selector = 0x2b, .type = 3, .s = 1, .dpl = 3, .present = 1, .db = 1};
+    test_user64_state(s, GUEST_BASE);
     s->cr0 = X86_CR0_PE | X86_CR0_PG;
     s->cr4 = X86_CR4_OSFXSR | X86_CR4_PAE;
     s->cr3 = CR3_PROCESS | 0x5; /* PCID 5: not part of the process's identity */
-    s->msr.efer = X86_EFER_LMA | X86_EFER_LME;
-    s->rflags = X86_FLAG_FIXED;
-    s->rip = GUEST_BASE;
     s->gpr[R_RSP] = GUEST_BASE + 3 * 4096;
     s->gpr[R_RBX] = GUEST_BASE + 0x1000;
     s->fx.mxcsr = 0x1f80;
-    struct interp_mem_ops ops = {test_translate, NULL};
+    struct interp_mem_ops ops = {test_translate, &flat};
     ck_assert_int_eq(interp_init(&m->ip, s, &ops), 0);
     m->ip.timing = m->t;
     m->ip.cycle_limit = UINT64_MAX;
@@ -305,12 +277,12 @@ START_TEST(refuses_caches_not_in_cachegrind_mode)
 {
     struct simulation sim;
     sim_init(&sim);
-    struct sim_object *ll = make(&sim, "Cache", "ll"); /* not cachegrind mode */
+    struct sim_object *ll = test_new_object(&sim, "Cache", "ll"); /* not cachegrind mode */
     struct cache *i1 = cg_cache(&sim, "i1", "1k", "64", SIM_CAST(struct cache, ll));
     struct cache *d1 = cg_cache(&sim, "d1", "1k", "64", SIM_CAST(struct cache, ll));
-    struct sim_object *cg = make(&sim, "CachegrindCounter", "cg");
-    set_ref(cg, "icache", &i1->obj);
-    set_ref(cg, "dcache", &d1->obj);
+    struct sim_object *cg = test_new_object(&sim, "CachegrindCounter", "cg");
+    test_set_ref(cg, "icache", &i1->obj);
+    test_set_ref(cg, "dcache", &d1->obj);
     ck_assert_int_ne(sim_instantiate(&sim), 0);
     ck_assert_msg(strstr(err_get(), "ll") && strstr(err_get(), "cachegrind mode"), "%s", err_get());
     sim_destroy(&sim);

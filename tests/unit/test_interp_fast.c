@@ -20,19 +20,8 @@
 #define GUEST_PAGES 4
 static uint8_t guest[GUEST_PAGES * 4096] __attribute__((aligned(4096)));
 
-static uint8_t *test_translate(void *opaque, uint64_t la, unsigned access, struct interp_fault *f)
-{
-    (void)opaque;
-    uint64_t off = la - GUEST_BASE;
-    if (la >= GUEST_BASE && off < sizeof(guest) && !((access & ACC_WRITE) && off >= 3 * 4096))
-        return guest + off;
-    f->vector = X86_PF;
-    f->has_error = true;
-    f->error = 4 | ((access & ACC_WRITE) ? 2 : 0);
-    f->address = la;
-    return NULL;
-}
 
+static struct test_flat_mem flat = {guest, GUEST_BASE, sizeof(guest), 3 * 4096};
 static struct x86_state st;
 static struct interp ip;
 
@@ -41,14 +30,10 @@ static void setup(const uint8_t *code, size_t len)
     memset(guest, 0, sizeof(guest));
     memcpy(guest, code, len);
     memset(&st, 0, sizeof(st));
-    st.seg[S_CS] = (struct x86_segment){.selector = 0x33, .type = 11, .s = 1, .dpl = 3, .present = 1, .l = 1};
-    st.seg[S_SS] = (struct x86_segment){.selector = 0x2b, .type = 3, .s = 1, .dpl = 3, .present = 1, .db = 1};
-    st.msr.efer = X86_EFER_LMA | X86_EFER_LME;
-    st.rflags = X86_FLAG_FIXED;
-    st.rip = GUEST_BASE;
+    test_user64_state(&st, GUEST_BASE);
     st.gpr[R_RSP] = GUEST_BASE + 3 * 4096;
     if (!ip.icache) {
-        struct interp_mem_ops ops = {test_translate, NULL};
+        struct interp_mem_ops ops = {test_flat_translate, &flat};
         ck_assert_int_eq(interp_init(&ip, &st, &ops), 0);
     }
     interp_state_changed(&ip);

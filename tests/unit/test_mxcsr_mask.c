@@ -14,19 +14,8 @@
 #define GUEST_BASE 0x600000ull
 static uint8_t guest[2 * 4096] __attribute__((aligned(4096)));
 
-static uint8_t *test_translate(void *opaque, uint64_t la, unsigned access, struct interp_fault *f)
-{
-    (void)opaque;
-    (void)access;
-    if (la >= GUEST_BASE && la - GUEST_BASE < sizeof(guest))
-        return guest + (la - GUEST_BASE);
-    f->vector = X86_PF;
-    f->has_error = true;
-    f->error = 4;
-    f->address = la;
-    return NULL;
-}
 
+static struct test_flat_mem flat = {guest, GUEST_BASE, sizeof(guest), sizeof(guest)};
 static struct x86_state st;
 static struct interp ip;
 
@@ -37,15 +26,13 @@ static void setup_code(const uint8_t *code, size_t len)
     memset(guest, 0, sizeof(guest));
     memcpy(guest, code, len);
     x86_state_reset(&st);
-    st.seg[S_CS] = (struct x86_segment){.selector = 0x33, .type = 11, .s = 1, .dpl = 3, .present = 1, .l = 1};
-    st.seg[S_SS] = (struct x86_segment){.selector = 0x2b, .type = 3, .s = 1, .dpl = 3, .present = 1, .db = 1};
-    st.msr.efer = X86_EFER_LMA | X86_EFER_LME;
+    test_user64_state(&st, GUEST_BASE);
     st.cr0 = X86_CR0_PE | X86_CR0_NE;
     st.cr4 = X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
     st.rip = GUEST_BASE;
     st.gpr[R_RBX] = GUEST_BASE + 0x1000;
     st.gpr[R_RSP] = GUEST_BASE + 0x1ff0;
-    struct interp_mem_ops ops = {test_translate, NULL};
+    struct interp_mem_ops ops = {test_flat_translate, &flat};
     interp_destroy(&ip);
     ck_assert_int_eq(interp_init(&ip, &st, &ops), 0);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "cpu/interp.h"
 #include "sim/log.h"
 #include "sim/serialize.h"
 
@@ -95,4 +96,47 @@ struct ser_node *test_object_node(struct ser_node *root, const char *path)
         n = ser_find_child(n, tok);
     free(copy);
     return n;
+}
+
+uint8_t *test_flat_translate(void *flat, uint64_t la, unsigned access, struct interp_fault *f)
+{
+    const struct test_flat_mem *g = flat;
+    uint64_t off = la - g->base;
+    if (la >= g->base && off < g->size && !((access & ACC_WRITE) && off >= g->ro_from))
+        return g->mem + off;
+    f->vector = X86_PF;
+    f->has_error = true;
+    f->error = 4 | ((access & ACC_WRITE) ? 2 : 0);
+    f->address = la;
+    return NULL;
+}
+
+void test_user64_state(struct x86_state *st, uint64_t rip)
+{
+    st->seg[S_CS] = (struct x86_segment){.selector = 0x33, .type = 11, .s = 1, .dpl = 3, .present = 1, .l = 1};
+    st->seg[S_SS] = (struct x86_segment){.selector = 0x2b, .type = 3, .s = 1, .dpl = 3, .present = 1, .db = 1};
+    st->msr.efer = X86_EFER_LMA | X86_EFER_LME;
+    st->rflags = X86_FLAG_FIXED;
+    st->rip = rip;
+}
+
+struct sim_object *test_new_object(struct simulation *sim, const char *type, const char *path)
+{
+    struct sim_object *o = sim_create(sim, type, path);
+    ck_assert_msg(o, "%s", err_get());
+    return o;
+}
+
+void test_set_param(struct sim_object *o, const char *param, const char *value)
+{
+    const struct param_desc *p = sim_type_param(o->type, param);
+    ck_assert_msg(p, "%s has no parameter %s", o->type->name, param);
+    ck_assert_msg(param_set_text(o, p, value) == 0, "%s=%s: %s", param, value, err_get());
+}
+
+void test_set_ref(struct sim_object *o, const char *param, struct sim_object *ref)
+{
+    const struct param_desc *p = sim_type_param(o->type, param);
+    ck_assert_msg(p, "%s has no parameter %s", o->type->name, param);
+    ck_assert_msg(param_set_object(o, p, ref) == 0, "%s: %s", param, err_get());
 }

@@ -32,4 +32,27 @@ struct test_gsi_sink {
 };
 void test_gsi_sink_fn(void *opaque, unsigned gsi, bool level);
 
+/* Object construction for tests, failing the test with the error:
+ * sim_create, a parameter from text, an object reference parameter. */
+struct sim_object *test_new_object(struct simulation *sim, const char *type, const char *path);
+void test_set_param(struct sim_object *o, const char *param, const char *value);
+void test_set_ref(struct sim_object *o, const char *param, struct sim_object *ref);
+
+/* Flat guest memory for user-level interpreter tests (the translate hook
+ * of cpu/interp.h's interp_mem_ops, opaque = the struct): `size` bytes at
+ * linear `base`, the bytes from `ro_from` up read-only (ro_from = size:
+ * none). Anything else is a user-mode #PF with the write bit set for
+ * writes. */
+struct test_flat_mem {
+    uint8_t *mem;
+    uint64_t base;
+    size_t size, ro_from;
+};
+struct interp_fault;
+uint8_t *test_flat_translate(void *flat, uint64_t la, unsigned access, struct interp_fault *f);
+/* Makes st a 64-bit CPL-3 state as Linux runs processes (CS 0x33, SS 0x2b,
+ * long mode, RFLAGS with only the fixed bit) at rip; other fields kept. */
+struct x86_state;
+void test_user64_state(struct x86_state *st, uint64_t rip);
+
 #endif
