@@ -192,12 +192,10 @@ static void machine_up(void)
     memset(&m, 0, sizeof(m));
     sim_init(&m.sim);
     log_set_quiet(true);
-    struct sim_object *s = sim_create(&m.sim, "System", "system");
-    ck_assert_ptr_nonnull(s);
-    ck_assert_int_eq(param_set_text(s, sim_type_param(s->type, "mem_size"), "16M"), 0);
-    struct sim_object *c = sim_create(&m.sim, "CPU", "system.cpu0");
-    ck_assert_ptr_nonnull(c);
-    ck_assert_int_eq(param_set_text(c, sim_type_param(c->type, "engine"), "interp"), 0);
+    struct sim_object *s = test_new_object(&m.sim, "System", "system");
+    test_set_param(s, "mem_size", "16M");
+    struct sim_object *c = test_new_object(&m.sim, "CPU", "system.cpu0");
+    test_set_param(c, "engine", "interp");
     m.sys = SIM_CAST(struct system, s);
     m.cpu = SIM_CAST(struct cpu, c);
     m.lapic.intr.ops = &fake_ops;
