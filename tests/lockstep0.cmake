@@ -7,7 +7,7 @@ target_link_libraries(lockstep0 PRIVATE tandem_core)
 
 # The programs that run without a divergence (within the bound, or to their
 # end, or to their first return to CPL 3).
-foreach(prog hello ports_mmio lapic_timer ioapic_uart exceptions ring3 sse_x87)
+foreach(prog hello ports_mmio lapic_timer ioapic_uart exceptions ring3 sse_x87 phases memwalk)
   add_test(NAME lockstep0_${prog}
     COMMAND lockstep0 --max 20000 elf $<TARGET_FILE:guest_${prog}>)
   set_tests_properties(lockstep0_${prog} PROPERTIES LABELS "lockstep;kvm" SKIP_RETURN_CODE 77
