@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sim/log.h"
+#include "testlib.h"
 
 bool kvm_usable(void)
 {
@@ -59,80 +60,6 @@ static void mmio_write(void *o, uint64_t off, uint64_t val, unsigned size)
 static const struct io_ops test_pio_ops = {pio_read, pio_write};
 static const struct io_ops test_mmio_ops = {mmio_read, mmio_write};
 
-static int fake_pending(void *l)
-{
-    return ((struct fake_lapic *)l)->pending;
-}
-static uint8_t fake_ack(void *l)
-{
-    struct fake_lapic *f = l;
-    int v = f->pending;
-    f->pending = -1;
-    f->acks++;
-    return v < 0 ? 0xff : (uint8_t)v;
-}
-static bool fake_nmi_pending(void *l)
-{
-    return ((struct fake_lapic *)l)->nmi;
-}
-static void fake_nmi_ack(void *l)
-{
-    struct fake_lapic *f = l;
-    f->nmi = false;
-    f->nmi_acks++;
-}
-static uint8_t fake_get_tpr(void *l)
-{
-    return ((struct fake_lapic *)l)->tpr;
-}
-static void fake_set_tpr(void *l, uint8_t tpr)
-{
-    ((struct fake_lapic *)l)->tpr = tpr;
-}
-static uint64_t fake_get_base(void *l)
-{
-    return ((struct fake_lapic *)l)->base;
-}
-static bool fake_set_base(void *l, uint64_t v)
-{
-    ((struct fake_lapic *)l)->base = v;
-    return true;
-}
-static tick_t fake_get_deadline(void *l)
-{
-    return ((struct fake_lapic *)l)->deadline;
-}
-static void fake_set_deadline(void *l, tick_t t)
-{
-    ((struct fake_lapic *)l)->deadline = t;
-}
-static void fake_get_regs(void *l, uint8_t regs[LAPIC_REGS_SIZE])
-{
-    (void)l;
-    memset(regs, 0, LAPIC_REGS_SIZE);
-}
-static void fake_set_regs(void *l, const uint8_t regs[LAPIC_REGS_SIZE])
-{
-    (void)l;
-    (void)regs;
-}
-
-static const struct cpu_intr_ops fake_ops = {
-    fake_pending, fake_ack,  fake_nmi_pending,   fake_nmi_ack,      fake_get_tpr,  fake_set_tpr,
-    fake_get_base, fake_set_base, fake_get_deadline, fake_set_deadline, fake_get_regs, fake_set_regs,
-};
-
-static void fake_deliver(void *opaque, const struct apic_msg *msg)
-{
-    (void)opaque;
-    (void)msg;
-}
-static bool fake_match(void *opaque, uint8_t mask)
-{
-    (void)opaque;
-    return mask & 1;
-}
-
 void machine_init(struct kvm_machine *m, bool lapic)
 {
     machine_init_engine(m, lapic, "kvm");
@@ -152,11 +79,7 @@ void machine_init_engine(struct kvm_machine *m, bool lapic, const char *engine)
     m->sys = SIM_CAST(struct system, s);
     m->cpu = SIM_CAST(struct cpu, c);
     if (lapic) {
-        m->lapic.intr.ops = &fake_ops;
-        m->lapic.intr.lapic = &m->lapic;
-        m->lapic.pending = -1;
-        m->lapic.base = 0xfee00900;
-        system_add_lapic(m->sys, 0, fake_deliver, fake_match, &m->lapic, &m->lapic.intr);
+        test_lapic_attach(&m->lapic, m->sys);
     }
     ck_assert_msg(sim_instantiate(&m->sim) == 0, "instantiate: %s", err_get());
     ck_assert_int_eq(bus_map_pio(&m->sys->bus, TEST_PORT, 4, &test_pio_ops, &m->io, "test-pio"), 0);

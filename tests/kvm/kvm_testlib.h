@@ -11,6 +11,7 @@
 #include "cpu/cpu.h"
 #include "mem/system.h"
 #include "sim/sim.h"
+#include "testlib.h"
 
 #define TEST_PORT 0x710
 #define TEST_MMIO 0xD0000000ULL
@@ -33,22 +34,11 @@ struct test_io_log {
     } ops[64];
 };
 
-struct fake_lapic {
-    struct cpu_intr intr;
-    int pending;         /* vector, or -1 */
-    unsigned acks;
-    bool nmi;
-    unsigned nmi_acks;
-    uint8_t tpr;
-    uint64_t base;
-    tick_t deadline;
-};
-
 struct kvm_machine {
     struct simulation sim;
     struct cpu *cpu;
     struct system *sys;
-    struct fake_lapic lapic;
+    struct test_lapic lapic;
     struct test_io_log io;
 };
 

@@ -26,98 +26,13 @@
 #define EXT_VECTOR 0x40
 #define TEST_PORT 0x710
 
-struct fake_lapic {
-    struct cpu_intr intr;
-    int pending; /* vector, or -1 */
-    bool nmi;
-    unsigned acks, nmi_acks;
-    unsigned port_writes;
-};
-
 static struct {
     struct simulation sim;
     struct system *sys;
     struct cpu *cpu;
-    struct fake_lapic lapic;
+    struct test_lapic lapic;
+    unsigned port_writes; /* the NMI handler's */
 } m;
-
-static int fake_pending(void *l)
-{
-    return ((struct fake_lapic *)l)->pending;
-}
-static uint8_t fake_ack(void *l)
-{
-    struct fake_lapic *f = l;
-    int v = f->pending;
-    f->pending = -1;
-    f->acks++;
-    return (uint8_t)v;
-}
-static bool fake_nmi_pending(void *l)
-{
-    return ((struct fake_lapic *)l)->nmi;
-}
-static void fake_nmi_ack(void *l)
-{
-    struct fake_lapic *f = l;
-    f->nmi = false;
-    f->nmi_acks++;
-}
-static uint8_t fake_get_tpr(void *l)
-{
-    (void)l;
-    return 0;
-}
-static void fake_set_tpr(void *l, uint8_t tpr)
-{
-    (void)l;
-    (void)tpr;
-}
-static uint64_t fake_get_base(void *l)
-{
-    (void)l;
-    return 0xfee00900;
-}
-static bool fake_set_base(void *l, uint64_t v)
-{
-    (void)l;
-    (void)v;
-    return true;
-}
-static tick_t fake_get_deadline(void *l)
-{
-    (void)l;
-    return 0;
-}
-static void fake_set_deadline(void *l, tick_t t)
-{
-    (void)l;
-    (void)t;
-}
-static void fake_get_regs(void *l, uint8_t regs[LAPIC_REGS_SIZE])
-{
-    (void)l;
-    memset(regs, 0, LAPIC_REGS_SIZE);
-}
-static void fake_set_regs(void *l, const uint8_t regs[LAPIC_REGS_SIZE])
-{
-    (void)l;
-    (void)regs;
-}
-static const struct cpu_intr_ops fake_ops = {
-    fake_pending,  fake_ack,      fake_nmi_pending,  fake_nmi_ack,      fake_get_tpr,  fake_set_tpr,
-    fake_get_base, fake_set_base, fake_get_deadline, fake_set_deadline, fake_get_regs, fake_set_regs,
-};
-static void fake_deliver(void *opaque, const struct apic_msg *msg)
-{
-    (void)opaque;
-    (void)msg;
-}
-static bool fake_match(void *opaque, uint8_t mask)
-{
-    (void)opaque;
-    return mask & 1;
-}
 
 /* The NMI handler's port write: the first one raises a second NMI while the
  * handler still runs. */
@@ -133,8 +48,8 @@ static void port_write(void *o, uint64_t off, uint64_t val, unsigned size)
     (void)off;
     (void)val;
     (void)size;
-    struct fake_lapic *f = o;
-    if (++f->port_writes == 1) {
+    struct test_lapic *f = o;
+    if (++m.port_writes == 1) {
         f->nmi = true;
         f->intr.notify(f->intr.cpu);
     }
@@ -198,10 +113,7 @@ static void machine_up(void)
     test_set_param(c, "engine", "interp");
     m.sys = SIM_CAST(struct system, s);
     m.cpu = SIM_CAST(struct cpu, c);
-    m.lapic.intr.ops = &fake_ops;
-    m.lapic.intr.lapic = &m.lapic;
-    m.lapic.pending = -1;
-    system_add_lapic(m.sys, 0, fake_deliver, fake_match, &m.lapic, &m.lapic.intr);
+    test_lapic_attach(&m.lapic, m.sys);
     ck_assert_msg(sim_instantiate(&m.sim) == 0, "instantiate: %s", err_get());
     ck_assert_int_eq(bus_map_pio(&m.sys->bus, TEST_PORT, 1, &port_ops, &m.lapic, "test-port"), 0);
     put64(GDT + 0x08, 0x00af9b000000ffffull); /* 64-bit code */

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "cpu/interp.h"
+#include "mem/system.h"
 #include "sim/log.h"
 #include "sim/serialize.h"
 
@@ -139,4 +140,88 @@ void test_set_ref(struct sim_object *o, const char *param, struct sim_object *re
     const struct param_desc *p = sim_type_param(o->type, param);
     ck_assert_msg(p, "%s has no parameter %s", o->type->name, param);
     ck_assert_msg(param_set_object(o, p, ref) == 0, "%s: %s", param, err_get());
+}
+
+static int fake_pending(void *l)
+{
+    return ((struct test_lapic *)l)->pending;
+}
+static uint8_t fake_ack(void *l)
+{
+    struct test_lapic *f = l;
+    int v = f->pending;
+    f->pending = -1;
+    f->acks++;
+    return v < 0 ? 0xff : (uint8_t)v;
+}
+static bool fake_nmi_pending(void *l)
+{
+    return ((struct test_lapic *)l)->nmi;
+}
+static void fake_nmi_ack(void *l)
+{
+    struct test_lapic *f = l;
+    f->nmi = false;
+    f->nmi_acks++;
+}
+static uint8_t fake_get_tpr(void *l)
+{
+    return ((struct test_lapic *)l)->tpr;
+}
+static void fake_set_tpr(void *l, uint8_t tpr)
+{
+    ((struct test_lapic *)l)->tpr = tpr;
+}
+static uint64_t fake_get_base(void *l)
+{
+    return ((struct test_lapic *)l)->base;
+}
+static bool fake_set_base(void *l, uint64_t v)
+{
+    ((struct test_lapic *)l)->base = v;
+    return true;
+}
+static tick_t fake_get_deadline(void *l)
+{
+    return ((struct test_lapic *)l)->deadline;
+}
+static void fake_set_deadline(void *l, tick_t t)
+{
+    ((struct test_lapic *)l)->deadline = t;
+}
+static void fake_get_regs(void *l, uint8_t regs[LAPIC_REGS_SIZE])
+{
+    (void)l;
+    memset(regs, 0, LAPIC_REGS_SIZE);
+}
+static void fake_set_regs(void *l, const uint8_t regs[LAPIC_REGS_SIZE])
+{
+    (void)l;
+    (void)regs;
+}
+
+static const struct cpu_intr_ops fake_ops = {
+    fake_pending, fake_ack,  fake_nmi_pending,   fake_nmi_ack,      fake_get_tpr,  fake_set_tpr,
+    fake_get_base, fake_set_base, fake_get_deadline, fake_set_deadline, fake_get_regs, fake_set_regs,
+};
+
+static void fake_deliver(void *opaque, const struct apic_msg *msg)
+{
+    (void)opaque;
+    (void)msg;
+}
+static bool fake_match(void *opaque, uint8_t mask)
+{
+    (void)opaque;
+    return mask & 1;
+}
+
+void test_lapic_attach(struct test_lapic *l, struct system *sys)
+{
+    memset(l, 0, sizeof(*l));
+    l->intr.ops = &fake_ops;
+    l->intr.lapic = l;
+    l->pending = -1;
+    l->base = 0xfee00900;
+    system_add_lapic(sys, 0, fake_deliver, fake_match, l, &l->intr);
 }

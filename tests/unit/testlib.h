@@ -4,6 +4,7 @@
 
 #include <check.h>
 
+#include "cpu/intr.h"
 #include "mem/pc_layout.h"
 #include "sim/sim.h"
 
@@ -37,6 +38,23 @@ void test_gsi_sink_fn(void *opaque, unsigned gsi, bool level);
 struct sim_object *test_new_object(struct simulation *sim, const char *type, const char *path);
 void test_set_param(struct sim_object *o, const char *param, const char *value);
 void test_set_ref(struct sim_object *o, const char *param, struct sim_object *ref);
+
+/* A fake LAPIC (cpu/intr.h) whose lines a test drives by hand: the pending
+ * vector (-1: none), NMI, TPR, APIC base and timer deadline are plain
+ * fields; acknowledgements are counted. */
+struct test_lapic {
+    struct cpu_intr intr;
+    int pending;
+    unsigned acks;
+    bool nmi;
+    unsigned nmi_acks;
+    uint8_t tpr;
+    uint64_t base;
+    tick_t deadline;
+};
+/* Resets l and registers it as APIC 0 of sys (before sim_instantiate). */
+struct system;
+void test_lapic_attach(struct test_lapic *l, struct system *sys);
 
 /* Flat guest memory for user-level interpreter tests (the translate hook
  * of cpu/interp.h's interp_mem_ops, opaque = the struct): `size` bytes at
