@@ -177,9 +177,7 @@ static HANDLER(exec_popf)
         /* Single-stepping starts with the next instruction, and an
          * interrupt already pending is due before it: end the run here so
          * the caller can step or deliver (INTERP_STOP_COUNT). */
-        ip->s->rip = ip->next_rip;
-        ip->insts++;
-        longjmp(ip->exc_jump, 1);
+        interp_retire_and_leave(ip);
     }
 }
 
@@ -224,11 +222,9 @@ static HANDLER(exec_hlt)
     (void)in;
     if (cpl(ip) != 0)
         interp_raise(ip, X86_GP, true, 0);
-    ip->s->rip = ip->next_rip;
     ip->s->run_state = X86_HALTED;
-    ip->insts++;
     ip->stop = INTERP_STOP_HALT;
-    longjmp(ip->exc_jump, 1);
+    interp_retire_and_leave(ip);
 }
 
 static HANDLER(exec_cpuid)
@@ -271,6 +267,10 @@ static HANDLER(exec_syscall)
                                         .s = 1, .present = 1, .db = 1, .g = 1};
     ip->next_rip = s->msr.lstar;
     interp_update_align_check(ip);
+    /* The engine splits statistics by the CPL a run starts in: ending the
+     * run here charges SYSCALL to user mode and the kernel's entry code to
+     * the kernel. */
+    interp_retire_and_leave(ip);
 }
 
 static HANDLER(exec_push_fs_gs)

@@ -681,9 +681,7 @@ static HANDLER(exec_cli_sti)
         /* End the run here: an interrupt already pending is due right after
          * the next instruction (the shadow), so the engine must look before
          * it runs on (the engine runs the shadowed instruction alone). */
-        ip->s->rip = ip->next_rip;
-        ip->insts++;
-        longjmp(ip->exc_jump, 1);
+        interp_retire_and_leave(ip);
     }
 }
 

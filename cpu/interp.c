@@ -156,6 +156,13 @@ static _Noreturn void raise_fault(struct interp *ip, const struct interp_fault *
     interp_raise(ip, f->vector, f->has_error, f->error);
 }
 
+_Noreturn void interp_retire_and_leave(struct interp *ip)
+{
+    ip->s->rip = ip->next_rip;
+    ip->insts++;
+    longjmp(ip->exc_jump, 1);
+}
+
 _Noreturn void interp_unsupported(struct interp *ip)
 {
     ip->stop = INTERP_STOP_UNSUPPORTED;

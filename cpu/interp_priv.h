@@ -467,6 +467,10 @@ static inline void jump_to(struct interp *ip, const struct decoded_insn *in, uin
 void exec_incdec_rm(struct interp *ip, const struct decoded_insn *in, unsigned size);
 
 _Noreturn void interp_unsupported(struct interp *ip);
+/* Retires the current instruction (RIP = next_rip) and leaves interp_run
+ * with ip->stop as it is (INTERP_STOP_COUNT unless set): for instructions
+ * after which the caller must look at the state before running on. */
+_Noreturn void interp_retire_and_leave(struct interp *ip);
 /* Recomputes ip->align_check after RFLAGS.AC, CR0.AM or CPL changed. */
 void interp_update_align_check(struct interp *ip);
 
