@@ -403,16 +403,9 @@ START_TEST(test_corrupt_checkpoint_refused)
 {
     struct machine a, b;
     machine_init(&a, "exit");
-    struct ser_node *snap = sim_serialize(&a.sim);
-    struct ser_node *n = test_object_node(snap, "system.i8042");
-    ck_assert_ptr_nonnull(n);
-    ser_put_u64(n, "kbd_pending_cmd", 0x42);
     machine_init(&b, "exit");
-    ck_assert_int_eq(sim_unserialize(&b.sim, snap), -1);
-    ck_assert_msg(strstr(err_get(), "invalid pending keyboard command 0x42") != NULL, "%s", err_get());
-    ser_node_free(snap);
-    sim_destroy(&a.sim);
-    sim_destroy(&b.sim);
+    test_assert_corrupt_refused(&a.sim, &b.sim, "system.i8042", "kbd_pending_cmd", 0x42,
+                                "invalid pending keyboard command 0x42");
 }
 END_TEST
 

@@ -682,16 +682,9 @@ START_TEST(test_corrupt_checkpoint_refused)
 {
     struct machine a, b;
     machine_init(&a, "none", NULL, false);
-    struct ser_node *snap = sim_serialize(&a.sim);
-    struct ser_node *n = test_object_node(snap, "system.uart0");
-    ck_assert_ptr_nonnull(n);
-    ser_put_u64(n, "rx_count", 17);
     machine_init(&b, "none", NULL, false);
-    ck_assert_int_eq(sim_unserialize(&b.sim, snap), -1);
-    ck_assert_msg(strstr(err_get(), "RX FIFO state is invalid") != NULL, "%s", err_get());
-    ser_node_free(snap);
-    sim_destroy(&a.sim);
-    sim_destroy(&b.sim);
+    test_assert_corrupt_refused(&a.sim, &b.sim, "system.uart0", "rx_count", 17,
+                                "RX FIFO state is invalid");
 }
 END_TEST
 

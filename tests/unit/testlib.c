@@ -225,3 +225,17 @@ void test_lapic_attach(struct test_lapic *l, struct system *sys)
     l->base = 0xfee00900;
     system_add_lapic(sys, 0, fake_deliver, fake_match, l, &l->intr);
 }
+
+void test_assert_corrupt_refused(struct simulation *from, struct simulation *into, const char *path,
+                                 const char *prop, uint64_t value, const char *want)
+{
+    struct ser_node *snap = sim_serialize(from);
+    struct ser_node *n = test_object_node(snap, path);
+    ck_assert_msg(n, "no checkpoint node %s", path);
+    ser_put_u64(n, prop, value);
+    ck_assert_int_eq(sim_unserialize(into, snap), -1);
+    ck_assert_msg(strstr(err_get(), want) != NULL, "refused with '%s', want '%s'", err_get(), want);
+    ser_node_free(snap);
+    sim_destroy(from);
+    sim_destroy(into);
+}

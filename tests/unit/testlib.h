@@ -25,6 +25,12 @@ void test_assert_same_state(struct simulation *a, struct simulation *b);
  * sim_serialize, or NULL. */
 struct ser_node *test_object_node(struct ser_node *root, const char *path);
 
+/* Serializes `from`, overwrites property `prop` of the object at `path`
+ * with `value`, and requires restoring that into `into` to fail with an
+ * error containing `want`. Both machines are destroyed. */
+void test_assert_corrupt_refused(struct simulation *from, struct simulation *into, const char *path,
+                                 const char *prop, uint64_t value, const char *want);
+
 /* A fake interrupt controller for device tests: the level of every GSI and
  * the count of its rising edges (register with system_add_irq_sink). */
 struct test_gsi_sink {
