@@ -76,18 +76,31 @@ START_TEST(test_error_after_devices_exist)
 END_TEST
 
 /* A bad cache size given to a run script is named with the config line. */
-START_TEST(test_bad_timing_option)
+/* Runs configs/baremetal.lua with `args`; requires exit status 1 and an
+ * error containing `want`. */
+static void expect_run_script_error(const char *args, const char *want)
 {
     char *out;
     const char *src = getenv("TANDEM_SOURCE_DIR");
     ck_assert_ptr_nonnull(src);
-    int rc = run_tandem(&out, "run %s/configs/baremetal.lua --quiet --outdir %s/out -- "
-                              "program=%s/configs/pc.lua engine=interp timing=1 l1d=3000",
-                        src, dir, src);
+    int rc = run_tandem(&out, "run %s/configs/baremetal.lua --quiet --outdir %s/out %s", src, dir, args);
     ck_assert_msg(rc == 1, "rc %d: %s", rc, out);
-    ck_assert_msg(strstr(out, "baremetal.lua:") && strstr(out, "size 3000 is not a power-of-two"),
-                  "%s", out);
+    ck_assert_msg(strstr(out, want), "want '%s' in: %s", want, out);
     free(out);
+}
+
+START_TEST(test_bad_timing_option)
+{
+    expect_run_script_error("-- program=configs/pc.lua engine=interp timing=1 l1d=3000",
+                            "size 3000 is not a power-of-two");
+    expect_run_script_error("-- program=configs/pc.lua engine=interp timing=1 l1d=3000", "baremetal.lua:");
+    /* The cachegrind counting mode's geometry (valgrind's --I1= syntax). */
+    expect_run_script_error("-- program=configs/pc.lua engine=interp timing=1 cachegrind=1 I1=32768,8 "
+                            "D1=32768,8,64 LL=262144,8,64",
+                            "cachegrind I1 geometry: expected SIZE,ASSOC,LINE_SIZE");
+    /* What a triple fault does (CPU.on_shutdown). */
+    expect_run_script_error("--set system.cpu0.on_shutdown=bogus -- program=configs/pc.lua engine=interp",
+                            "'on_shutdown' must be one of {stop, reset}, got 'bogus'");
 }
 END_TEST
 
