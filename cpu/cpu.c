@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cpu/model.h"
 #include "mem/system.h"
@@ -653,3 +654,8 @@ static struct sim_type cpu_type = {
             .reset_stats = cpu_reset_stats, .destroy = cpu_destroy},
 };
 SIM_TYPE_REGISTER(cpu_type);
+
+bool cpu_host_kvm_pvm(void)
+{
+    return access("/sys/module/kvm_pvm", F_OK) == 0;
+}

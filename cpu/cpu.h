@@ -35,7 +35,7 @@ enum cpu_stop {
 
 /* Room for statistics counters an engine keeps on a CPU (see
  * cpu.engine_counters). */
-#define CPU_ENGINE_COUNTERS 24
+#define CPU_ENGINE_COUNTERS 32
 #define CPU_AUTO_COUNTERS 8
 
 struct cpu_engine_ops {
@@ -154,5 +154,8 @@ void cpu_advance_time(struct cpu *cpu, tick_t t);
 void cpu_report_state(const struct cpu *cpu, const struct x86_state *st);
 /* "kvm, interp": the registered engine names, for error messages. */
 const char *cpu_engine_names(void);
+/* Whether the host's KVM is kvm_pvm (ring 0 emulated, quirks worked around
+ * in kvm/kvm_pvm.c) rather than hardware KVM. */
+bool cpu_host_kvm_pvm(void);
 
 #endif

@@ -99,7 +99,13 @@ static int l_auto(lua_State *L)
     return 1;
 }
 
+static int l_host_kvm_pvm(lua_State *L)
+{
+    lua_pushboolean(L, cpu_host_kvm_pvm());
+    return 1;
+}
+
 static const luaL_Reg cpu_funcs[] = {{"switch", l_switch}, {"engine", l_engine}, {"auto", l_auto},
-                                     {NULL, NULL}};
+                                     {"host_kvm_pvm", l_host_kvm_pvm}, {NULL, NULL}};
 static struct lua_extension cpu_lua = {"cpu", cpu_funcs, NULL};
 LUA_EXTENSION_REGISTER(cpu_lua);

@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cpu/cpu.h"
 #include "cpu/segments.h"
@@ -233,7 +232,7 @@ static int auto_attach(struct cpu *cpu)
         a->ops[AUTO_KVM] = NULL;
     }
     /* kvm_pvm emulates ring 0 slowly; any other KVM is hardware KVM. */
-    a->policy.kvm_fast_ring0 = a->ops[AUTO_KVM] && access("/sys/module/kvm_pvm", F_OK) != 0;
+    a->policy.kvm_fast_ring0 = a->ops[AUTO_KVM] && !cpu_host_kvm_pvm();
     a->cur = a->policy.kvm_fast_ring0 ? AUTO_KVM : AUTO_INTERP;
     register_stats(cpu);
     DPRINTF(Auto, &cpu->obj, "starts on %s (%s)", inner_names[a->cur],

@@ -47,9 +47,9 @@ DEBUG_FLAG_DEFINE(InterpEngine, "Interpreter engine: exceptions, interrupts, hal
 #define ENGINE_MAX_BATCH 1000
 
 /* cpu.engine_counters slots of this engine: after the KVM engine's (which
- * uses the first 13), so both engines' counters survive a switch. */
+ * uses the first 16), so both engines' counters survive a switch. */
 enum {
-    ISTAT_SYS_INSNS = 14,
+    ISTAT_SYS_INSNS = 16,
     ISTAT_EXCEPTIONS,
     ISTAT_INTERRUPTS,
     ISTAT_NMIS,

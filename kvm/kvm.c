@@ -303,6 +303,9 @@ static const struct {
     {KVM_STAT_UD_INTERCEPTS, "kvmUdIntercepts",
      "#UDs kvm_pvm delivered, caught at the guest's handler and handed to the fallback "
      "engine (kvm/kvm_pvm.c)"},
+    {KVM_STAT_SYSCALL_REPAIRS, "kvmSyscallRepairs",
+     "SYSCALLs from ring 3 kvm_pvm left in user mode at the kernel's entry point, undone and "
+     "handed to the fallback engine (kvm/kvm_pvm.c)"},
 };
 
 static void register_stats(struct cpu *cpu)
@@ -366,7 +369,7 @@ static int kvm_attach(struct cpu *cpu)
     v->has_tsc_offset_attr = ioctl(v->fd, KVM_HAS_DEVICE_ATTR, &attr) == 0;
     if (setup_kick(v) < 0)
         goto fail;
-    v->ud_intercept = kvm_pvm_host();
+    v->ud_intercept = cpu_host_kvm_pvm();
     register_stats(cpu);
     return 0;
 fail:
@@ -642,7 +645,7 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
 
     /* Once per run rather than per exit: the guest's IDT rarely moves, and a
      * breakpoint left on an old handler is re-checked when it hits. */
-    if (v->ud_intercept && kvm_pvm_arm_ud_intercept(cpu, v) < 0) {
+    if (v->ud_intercept && kvm_pvm_arm_intercepts(cpu, v) < 0) {
         log_error("%s: %s", cpu->obj.path, err_get());
         return CPU_STOP_ERROR;
     }
@@ -746,17 +749,18 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
                 record_exit(cpu, v, 0);
                 continue;
             }
-            if (v->ud_bp_addr && run->debug.arch.pc == v->ud_bp_addr) {
-                record_exit(cpu, v, run->debug.arch.pc);
+            uint64_t pc = run->debug.arch.pc;
+            if (pc && (pc == v->ud_bp_addr || pc == v->pf_bp_addr)) {
+                record_exit(cpu, v, pc);
                 cpu->engine_counters[KVM_STAT_EXITS_OTHER]++;
-                if (kvm_pvm_arm_ud_intercept(cpu, v) < 0) {
+                if (kvm_pvm_arm_intercepts(cpu, v) < 0) {
                     log_error("%s: %s", cpu->obj.path, err_get());
                     result = CPU_STOP_ERROR;
                     break;
                 }
-                if (run->debug.arch.pc != v->ud_bp_addr)
+                if (pc != v->ud_bp_addr && pc != v->pf_bp_addr)
                     continue; /* the IDT moved: the old handler address is plain code now */
-                result = kvm_pvm_ud_intercepted(cpu, v);
+                result = kvm_pvm_intercepted(cpu, v, pc == v->ud_bp_addr ? X86_UD : X86_PF);
                 break;
             }
             record_exit(cpu, v, 0);

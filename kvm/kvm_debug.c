@@ -73,7 +73,7 @@ int kvm_debug_begin(struct cpu *cpu, kvm_debug_access_fn hook, void *opaque)
     /* The kvm_pvm #UD intercept (kvm_pvm.c) uses guest debug too. */
     v->ud_intercept_saved = v->ud_intercept;
     v->ud_intercept = false;
-    v->ud_bp_addr = 0;
+    v->ud_bp_addr = v->pf_bp_addr = 0;
     return 0;
 }
 
@@ -84,7 +84,7 @@ int kvm_debug_end(struct cpu *cpu)
         return -1;
     v->stepping = false;
     v->ud_intercept = v->ud_intercept_saved;
-    v->ud_bp_addr = 0; /* re-armed by the next run */
+    v->ud_bp_addr = v->pf_bp_addr = 0; /* re-armed by the next run */
     session_hook = NULL;
     session_opaque = NULL;
     return set_guest_debug(v, 0);

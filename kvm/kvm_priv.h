@@ -56,6 +56,7 @@ struct kvm_vcpu {
      * handler address the hardware breakpoint is set on (0: none). */
     bool ud_intercept;
     uint64_t ud_bp_addr;
+    uint64_t pf_bp_addr; /* the #PF handler's (SYSCALL repair), 0: none */
     /* RIP at the last state_in, until the next #UD intercept: a state
      * loaded at the handler's first instruction had its #UD delivered by
      * the fallback engine. */
@@ -85,11 +86,12 @@ enum kvm_counter {
     KVM_STAT_RUN_NS,
     KVM_STAT_KICKS,
     KVM_STAT_UD_INTERCEPTS,
+    KVM_STAT_SYSCALL_REPAIRS,
     KVM_STAT_COUNT,
 };
-/* The interpreter engine's counters start at slot 14 (cpu/interp_engine.c):
+/* The interpreter engine's counters start at slot 16 (cpu/interp_engine.c):
  * both engines' counters live in the CPU and survive switches. */
-_Static_assert(KVM_STAT_COUNT <= 14, "KVM counters overlap the interpreter engine's");
+_Static_assert(KVM_STAT_COUNT <= 16, "KVM counters overlap the interpreter engine's");
 
 static inline struct kvm_vcpu *kvm_vcpu_of(struct cpu *cpu)
 {
@@ -100,9 +102,8 @@ static inline struct kvm_vcpu *kvm_vcpu_of(struct cpu *cpu)
 /* kvm/kvm_pvm.c: kvm_pvm delivers #UD for INT n at CPL 3 and for
  * instructions its ring-0 emulator lacks; caught at the guest's #UD handler,
  * undone, and the instruction handed to the fallback engine. */
-bool kvm_pvm_host(void);
-int kvm_pvm_arm_ud_intercept(struct cpu *cpu, struct kvm_vcpu *v);
-enum cpu_stop kvm_pvm_ud_intercepted(struct cpu *cpu, struct kvm_vcpu *v);
+int kvm_pvm_arm_intercepts(struct cpu *cpu, struct kvm_vcpu *v);
+enum cpu_stop kvm_pvm_intercepted(struct cpu *cpu, struct kvm_vcpu *v, uint8_t vector);
 int kvm_state_in(struct cpu *cpu);
 int kvm_state_out(struct cpu *cpu);
 /* Makes KVM finish the last exit (I/O data into registers, RIP past the

@@ -17,7 +17,8 @@ set(switching_cases
   "chain_ring3 ring3 mem=1 chain 40 80"
   "chain_engine_switch engine_switch mem=1 chain 50000 150000"
   "chain_phases phases mem=1 chain 5000 6000"
-  "auto_phases phases mem=0 auto 8 1000 0 6")
+  "auto_phases phases mem=0 auto 8 1000 0 6"
+  "every_syscall_loop syscall_loop mem=1 every 5")
 foreach(case ${switching_cases})
   separate_arguments(words UNIX_COMMAND "${case}")
   list(POP_FRONT words name program)
