@@ -3,6 +3,7 @@
 --   local system, cpu = machine.pc{engine = "kvm", mem_size = "512M"}
 -- timing = true (or a table of configs/timing.lua options) gives the CPU a
 -- cycle-accounting hierarchy (used by the interpreter engine).
+-- timer_min_interval_ns: the LAPIC's (late timer interrupts; dev/lapic.c).
 -- Every device lives at the address, port and GSI of mem/pc_layout.h.
 local M = {}
 
@@ -10,7 +11,8 @@ function M.pc(opts)
   opts = opts or {}
   local system = tandem.new("System", {name = "system", mem_size = opts.mem_size or "512M"})
   -- LAPIC before the CPU: CPU i attaches to LAPIC i at startup.
-  tandem.new("LAPIC", {name = "lapic0", parent = system, apic_id = 0})
+  tandem.new("LAPIC", {name = "lapic0", parent = system, apic_id = 0,
+                       timer_min_interval_ns = opts.timer_min_interval_ns or 0})
   tandem.new("IOAPIC", {name = "ioapic", parent = system})
   tandem.new("PIC8259", {name = "pic", parent = system})
   tandem.new("PIT8254", {name = "pit", parent = system})
@@ -33,6 +35,34 @@ function M.pc(opts)
   end
   local cpu = tandem.new("CPU", cpu_params)
   return system, cpu
+end
+
+-- The kernel command line for Debian's kernel on this PC with the CPU on
+-- `engine` ("interp", "kvm" or "auto"):
+--   tsc_early_khz: the CPU model's fixed TSC rate (cpu/model.h
+--     CPU_MODEL_TSC_HZ), so Linux needs no calibration against a timer.
+--   mce=off: kvm_pvm shows the guest the host's CPUID leaf 1 (MCE/MCA set)
+--     whatever KVM_SET_CPUID2 says, and the model has no MCA MSRs.
+--   clearcpuid (engines that can run KVM): the same leak shows POPCNT,
+--     CMPXCHG16B, XSAVE, RDRAND, x2APIC... that the model and the
+--     interpreter lack (cpu/model.c); where KVM_SET_CPUID2 works they are
+--     clear already. The kernel reads at most 127 characters of it.
+--   tsc=unstable (engine=auto on kvm_pvm): kvm_pvm shows the guest the
+--     host's TSC whatever offset is set, so each move to KVM makes the TSC
+--     jump ahead by the host time the interpreter spent beyond simulated
+--     time; the kernel then keeps time by its timer ticks (simulated time,
+--     the same on both engines) instead (docs/engine-switching.md).
+function M.linux_cmdline(engine)
+  local line = "console=ttyS0 earlyprintk=serial,ttyS0 nokaslr mitigations=off nopti " ..
+               "panic=-1 tsc_early_khz=2000000 mce=off quiet loglevel=4"
+  if engine ~= "interp" then
+    line = line .. " clearcpuid=popcnt,xsave,cx16,rdrand,x2apic,pcid,hypervisor,movbe,mtrr," ..
+           "mca,mce,sse4_1,sse4_2,ssse3,pni,aes,pclmulqdq,f16c,fma,avx"
+  end
+  if engine == "auto" and cpu.host_kvm_pvm() then
+    line = line .. " tsc=unstable"
+  end
+  return line
 end
 
 -- The value of a KEY=VALUE script argument, or a default.

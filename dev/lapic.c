@@ -138,6 +138,7 @@ struct lapic {
     uint32_t apic_id;
     uint64_t bus_hz;
     uint64_t base;
+    uint64_t timer_min_interval_ns;
 
     struct system *sys;
     struct clock_domain bus_clock;
@@ -155,9 +156,11 @@ struct lapic {
     /* Counting modes: fires when the count reaches zero. TSC-deadline mode:
      * fires at the deadline. */
     struct event timer_event;
+    tick_t last_timer_fire; /* 0: never fired */
     bool warned_ignored;
 
     uint64_t accepted, coalesced, delivered, timer_fires, eois, spurious, nmis, ipis_sent;
+    uint64_t timer_held_back;
     uint64_t ignored_messages, misaligned_writes;
 };
 
@@ -392,6 +395,7 @@ static void timer_fire(struct event *ev, void *arg)
     (void)ev;
     struct lapic *l = arg;
     l->timer_fires++;
+    l->last_timer_fire = sim_now(l->obj.sim);
     enum timer_mode mode = timer_mode(l);
     if (mode == TIMER_TSC_DEADLINE) {
         l->tsc_deadline = 0;
@@ -706,7 +710,9 @@ static tick_t intr_get_deadline(void *opaque)
 }
 
 /* SDM 10.5.4.1: writes outside TSC-deadline mode are ignored; a deadline in
- * the past fires at once; 0 disarms. */
+ * the past fires at once; 0 disarms. With timer_min_interval_ns the timer
+ * fires no sooner than that after its last expiry: the guest sees a late
+ * interrupt, as a VM does when its host did not schedule it in time. */
 static void intr_set_deadline(void *opaque, tick_t deadline)
 {
     struct lapic *l = opaque;
@@ -719,7 +725,13 @@ static void intr_set_deadline(void *opaque, tick_t deadline)
         return;
     }
     tick_t now = sim_now(l->obj.sim);
-    eq_reschedule(eq, &l->timer_event, deadline > now ? deadline : now);
+    tick_t at = deadline > now ? deadline : now;
+    tick_t earliest = l->last_timer_fire + l->timer_min_interval_ns * TICKS_PER_NS;
+    if (l->timer_min_interval_ns && l->last_timer_fire && at < earliest) {
+        at = earliest;
+        l->timer_held_back++;
+    }
+    eq_reschedule(eq, &l->timer_event, at);
 }
 
 static void intr_get_regs(void *opaque, uint8_t regs[LAPIC_REGS_SIZE])
@@ -1081,6 +1093,8 @@ static int lapic_init(struct sim_object *o)
     stats_add_counter(o, "interruptsDelivered", &l->delivered, "count",
                       "Interrupts the CPU acknowledged (fixed and ExtINT)");
     stats_add_counter(o, "timerFires", &l->timer_fires, "count", "Timer expiries");
+    stats_add_counter(o, "timerHeldBack", &l->timer_held_back, "count",
+                      "TSC deadlines that fired late to keep timer_min_interval_ns");
     stats_add_counter(o, "eois", &l->eois, "count", "EOI register writes");
     stats_add_counter(o, "spurious", &l->spurious, "count",
                       "Acknowledges answered with the spurious vector");
@@ -1124,6 +1138,8 @@ static void lapic_serialize(struct sim_object *o, struct ser_node *n)
     ser_put_u64(n, "lint0_level", l->lint_level[0]);
     ser_put_u64(n, "lint1_level", l->lint_level[1]);
     SER_PUT(n, l, tsc_deadline);
+    SER_PUT(n, l, last_timer_fire);
+    SER_PUT(n, l, timer_held_back);
     ser_put_event(n, "timer_event", &l->timer_event);
     SER_PUT(n, l, accepted);
     SER_PUT(n, l, coalesced);
@@ -1168,6 +1184,11 @@ static int lapic_unserialize(struct sim_object *o, struct ser_node *n)
         SER_GET(n, l, ipis_sent) < 0 || SER_GET(n, l, ignored_messages) < 0 ||
         SER_GET(n, l, misaligned_writes) < 0)
         return -1;
+    /* Absent from checkpoints taken before timer_min_interval_ns existed. */
+    l->last_timer_fire = l->timer_held_back = 0;
+    if ((ser_find_prop(n, "last_timer_fire") && SER_GET(n, l, last_timer_fire) < 0) ||
+        (ser_find_prop(n, "timer_held_back") && SER_GET(n, l, timer_held_back) < 0))
+        return -1;
     if (lint0 > 1 || lint1 > 1) {
         err_set("%s: checkpoint LINT levels %llu/%llu are not 0 or 1", o->path,
                 (unsigned long long)lint0, (unsigned long long)lint1);
@@ -1189,6 +1210,9 @@ static const struct param_desc lapic_params[] = {
                 "Timer input clock before the divide configuration (KVM uses 1 GHz)"),
     PARAM_UINT_(struct lapic, base, "0xFEE00000", 0, 0xFFFFFFF000LL, "",
                 "Guest-physical address of the 4 KiB register page (PC_LAPIC_BASE)"),
+    PARAM_UINT_(struct lapic, timer_min_interval_ns, "0", 0, 1000000000, "ns",
+                "Least simulated time between two TSC-deadline timer interrupts: a sooner "
+                "deadline fires late (0: exact; docs/linux-on-kvm.md)"),
     PARAM_END,
 };
 

@@ -29,8 +29,9 @@ static void on_notify(void *cpu)
 }
 
 /* A System with `nlapics` LAPICs (IDs 0, 1; LAPIC i at PC_LAPIC_BASE +
- * i * 4 KiB) and an optional bus clock. */
-static struct machine *machine_new(unsigned nlapics, const char *bus_hz)
+ * i * 4 KiB), an optional bus clock and an optional timer_min_interval_ns. */
+static struct machine *machine_new_with(unsigned nlapics, const char *bus_hz,
+                                        const char *timer_min_interval_ns)
 {
     struct machine *m = calloc(1, sizeof(*m));
     sim_init(&m->sim);
@@ -44,6 +45,9 @@ static struct machine *machine_new(unsigned nlapics, const char *bus_hz)
         ck_assert_int_eq(param_set_text(o, sim_type_param(o->type, "apic_id"), id), 0);
         if (bus_hz)
             ck_assert_int_eq(param_set_text(o, sim_type_param(o->type, "bus_hz"), bus_hz), 0);
+        if (timer_min_interval_ns)
+            ck_assert_int_eq(param_set_text(o, sim_type_param(o->type, "timer_min_interval_ns"),
+                                            timer_min_interval_ns), 0);
         /* One bus for all CPUs: further LAPICs need their own page. */
         ck_assert_int_eq(param_set_int(o, sim_type_param(o->type, "base"),
                                        (int64_t)(PC_LAPIC_BASE + i * PC_LAPIC_SIZE)), 0);
@@ -57,6 +61,11 @@ static struct machine *machine_new(unsigned nlapics, const char *bus_hz)
         m->intr[i]->cpu = m;
     }
     return m;
+}
+
+static struct machine *machine_new(unsigned nlapics, const char *bus_hz)
+{
+    return machine_new_with(nlapics, bus_hz, NULL);
 }
 
 static void machine_free(struct machine *m)
@@ -472,6 +481,40 @@ START_TEST(test_timer_tsc_deadline)
     run_to(m, now(m) + 5000);
     ck_assert(!irr_bit(m, 0x43));
     ck_assert_uint_eq(stat(m, "system.lapic0.timerFires"), 2);
+    machine_free(m);
+}
+END_TEST
+
+/* timer_min_interval_ns: a deadline sooner than that after the last expiry
+ * fires late (at last expiry + interval); later deadlines are exact. */
+START_TEST(test_timer_min_interval)
+{
+    struct machine *m = machine_new_with(1, NULL, "10000"); /* 10 us */
+    struct cpu_intr *ci = m->intr[0];
+    wr(m, 0xF0, SVR_ENABLED);
+    wr(m, 0x320, (2u << 17) | 0x43);
+    ci->ops->set_deadline(ci->lapic, 5000); /* never fired yet: exact */
+    run_to(m, 5001);
+    ck_assert(irr_bit(m, 0x43));
+    ck_assert_uint_eq(ci->ops->ack(ci->lapic), 0x43);
+    wr(m, 0xB0, 0);
+    tick_t earliest = 5000 + 10000 * NS;
+    ci->ops->set_deadline(ci->lapic, now(m) + 100);
+    run_to(m, earliest);
+    ck_assert(!irr_bit(m, 0x43));
+    run_to(m, earliest + 1);
+    ck_assert(irr_bit(m, 0x43));
+    ck_assert_uint_eq(stat(m, "system.lapic0.timerHeldBack"), 1);
+    ck_assert_uint_eq(ci->ops->ack(ci->lapic), 0x43);
+    wr(m, 0xB0, 0);
+    tick_t later = earliest + 25000 * NS;
+    ci->ops->set_deadline(ci->lapic, later);
+    run_to(m, later);
+    ck_assert(!irr_bit(m, 0x43));
+    run_to(m, later + 1);
+    ck_assert(irr_bit(m, 0x43));
+    ck_assert_uint_eq(stat(m, "system.lapic0.timerHeldBack"), 1);
+    ck_assert_uint_eq(stat(m, "system.lapic0.timerFires"), 3);
     machine_free(m);
 }
 END_TEST
@@ -946,6 +989,7 @@ static Suite *lapic_suite(void)
     tcase_add_test(tc, test_timer_current_count_and_divide);
     tcase_add_test(tc, test_timer_bus_hz);
     tcase_add_test(tc, test_timer_tsc_deadline);
+    tcase_add_test(tc, test_timer_min_interval);
     tcase_add_test(tc, test_ipi_shorthands_and_destinations);
     tcase_add_test(tc, test_lint_pins);
     tcase_add_test(tc, test_pic_drives_lint0);
