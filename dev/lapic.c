@@ -38,6 +38,10 @@
  *   periodic count never reads zero (it reloads at the expiry tick). Changing
  *   the divider mid-count scales the remaining time (the count continues at
  *   the new rate). The reserved timer mode 11b counts like one-shot.
+ *   A departure the configuration asks for: with timer_min_interval_ns, a
+ *   TSC deadline sooner than that after the last expiry fires late, as in a
+ *   VM its host did not schedule in time (pc.lua uses it for engine=kvm on
+ *   kvm_pvm, docs/linux-on-kvm.md).
  * - TPR: get_tpr/set_tpr carry the whole 8-bit TPR; CR8 is TPR[7:4].
  * - IA32_APIC_BASE: bits 0-7, 9, 10 (x2APIC is not offered) and 40-63 (the
  *   CPU model's 40-bit physical addresses) are reserved. Relocating the page
