@@ -448,11 +448,20 @@ static enum cpu_stop engine_run(struct cpu *cpu, tick_t until, tick_t *reached)
             until = next; /* a device access scheduled something: stop there */
         if (now >= until || cpu->yield_request)
             break;
-        if (sim_stop_requested || sim->exit_requested) {
+        if (sim_interrupted(sim)) {
             result = CPU_STOP_EXIT;
             break;
         }
         uint64_t count = (until - now + cpu->clock.period - 1) / cpu->clock.period;
+        if (sim->run_insts_target) {
+            uint64_t total = sim_total_insts(sim);
+            if (total >= sim->run_insts_target) {
+                sim_pause(sim, "instruction limit reached");
+                break;
+            }
+            if (count > sim->run_insts_target - total)
+                count = sim->run_insts_target - total;
+        }
         bool shadow = s->ev.interrupt_shadow != 0;
         bool step = (s->rflags & X86_FLAG_TF) != 0;
         bool completed = false; /* the instruction retired without an event */

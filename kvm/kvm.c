@@ -637,6 +637,14 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
         log_error("%s: %s", cpu->obj.path, err_get());
         return CPU_STOP_ERROR;
     }
+    if (sim->run_insts_target) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s: a run limited in instructions (for_insts) needs an engine "
+                 "that counts them, the interpreter; KVM does not", cpu->obj.path);
+        log_error("%s", why);
+        sim_exit(sim, 1, why); /* as any run error (cpu/cpu.c) */
+        return CPU_STOP_EXIT;
+    }
     if (v->halted) {
         if (!interrupt_wakes(cpu, v))
             return CPU_STOP_HALT;
@@ -662,7 +670,7 @@ static enum cpu_stop kvm_run_engine(struct cpu *cpu, tick_t until, tick_t *reach
             break;
         }
         cpu_advance_time(cpu, t);
-        if (sim_stop_requested || sim->exit_requested) {
+        if (sim_interrupted(sim)) {
             result = CPU_STOP_EXIT;
             break;
         }

@@ -195,17 +195,65 @@ static tick_t field_ticks(lua_State *L, int t, const char *key, tick_t scale, ti
     return (tick_t)(v * (double)scale);
 }
 
-/* sim.run{until_tick=, until_ns=, until_us=, until_ms=, until_s=, for_ns=...}
- * returns (reason, exit_code). Limits are absolute; for_* are relative. */
+/* A non-negative number field of table t, or -1 when absent. */
+static double field_number(lua_State *L, int t, const char *key)
+{
+    lua_getfield(L, t, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    if (!lua_isnumber(L, -1))
+        luaL_error(L, "sim.run: '%s' must be a number", key);
+    double v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (v < 0)
+        luaL_error(L, "sim.run: '%s' must not be negative", key);
+    return v;
+}
+
+/* sim.run{until_tick=, until_ns=, until_us=, until_ms=, until_s=, for_ns=...,
+ * for_insts=, for_host_ms=, for_host_s=} returns (reason, exit_code).
+ * Simulated-time limits until_* are absolute, for_* relative; for_insts
+ * stops after that many more retired instructions (the interpreter counts
+ * them; KVM cannot), for_host_* after that much host (wall-clock) time.
+ * The first limit reached ends the run. */
 static int l_run(lua_State *L)
 {
     struct simulation *sim = lua_sim(L);
     l_instantiate(L);
     tick_t until = TICK_MAX;
+    double host_limit = 0;
+    uint64_t insts_target = 0;
     if (!lua_isnoneornil(L, 1)) {
         luaL_checktype(L, 1, LUA_TTABLE);
         static const struct { const char *key; tick_t scale; } units[] = {
             {"tick", 1}, {"ns", TICKS_PER_NS}, {"us", TICKS_PER_US}, {"ms", TICKS_PER_MS}, {"s", TICKS_PER_S}};
+        lua_pushnil(L);
+        while (lua_next(L, 1)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+            bool known = !strcmp(k, "for_insts") || !strcmp(k, "for_host_ms") ||
+                         !strcmp(k, "for_host_s");
+            for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+                known |= (!strncmp(k, "until_", 6) && !strcmp(k + 6, units[i].key)) ||
+                         (!strncmp(k, "for_", 4) && !strcmp(k + 4, units[i].key));
+            if (!known)
+                return luaL_error(L, "sim.run: unknown limit '%s' (until_/for_ tick, ns, us, ms, "
+                                  "s; for_insts; for_host_ms, for_host_s)", k);
+            lua_pop(L, 1);
+        }
+        double v = field_number(L, 1, "for_insts");
+        if (v == 0)
+            return luaL_error(L, "sim.run: 'for_insts' must be at least 1");
+        if (v > 0)
+            insts_target = sim_total_insts(sim) + (uint64_t)v;
+        double ms = field_number(L, 1, "for_host_ms"), s = field_number(L, 1, "for_host_s");
+        if (ms >= 0)
+            host_limit = ms / 1e3;
+        if (s >= 0 && (host_limit == 0 || s < host_limit))
+            host_limit = s;
+        if (host_limit == 0 && (ms == 0 || s == 0))
+            host_limit = 1e-6;
         for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
             char key[16];
             snprintf(key, sizeof(key), "until_%s", units[i].key);
@@ -216,6 +264,8 @@ static int l_run(lua_State *L)
                 until = sim_now(sim) + rel;
         }
     }
+    sim->run_host_limit = host_limit;
+    sim->run_insts_target = insts_target;
     const char *why = sim_run(sim, until);
     sim->config_ran = true;
     lua_pushstring(L, why);

@@ -1,8 +1,10 @@
 #include "sim/sim.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "sim/log.h"
@@ -12,6 +14,33 @@
 DEBUG_FLAG_DEFINE(Event, "every serviced event");
 
 volatile sig_atomic_t sim_stop_requested;
+volatile sig_atomic_t sim_host_limit_reached;
+
+static void on_host_limit(int sig)
+{
+    (void)sig;
+    sim_host_limit_reached = 1;
+}
+
+/* A one-shot SIGALRM after `seconds` (0 disarms); the signal also ends a
+ * KVM_RUN in progress. */
+static void arm_host_limit(double seconds)
+{
+    if (seconds > 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_host_limit;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGALRM, &sa, NULL);
+    }
+    struct itimerval it;
+    memset(&it, 0, sizeof(it));
+    it.it_value.tv_sec = (time_t)seconds;
+    it.it_value.tv_usec = (suseconds_t)((seconds - (double)(time_t)seconds) * 1e6);
+    if (seconds > 0 && it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
+        it.it_value.tv_usec = 1;
+    setitimer(ITIMER_REAL, &it, NULL);
+}
 
 double host_seconds(void)
 {
@@ -303,6 +332,8 @@ const char *sim_run(struct simulation *sim, tick_t until)
     if (until > sim->max_tick)
         until = sim->max_tick;
     sim->run_until = until;
+    sim_host_limit_reached = 0;
+    arm_host_limit(sim->run_host_limit);
     for (;;) {
         if (sim->exit_requested) {
             why = "exit requested";
@@ -310,6 +341,10 @@ const char *sim_run(struct simulation *sim, tick_t until)
         }
         if (sim_stop_requested) {
             why = "stopped by signal";
+            break;
+        }
+        if (sim_host_limit_reached) {
+            why = "host time limit reached";
             break;
         }
         if (sim->pause_requested) {
@@ -337,6 +372,11 @@ const char *sim_run(struct simulation *sim, tick_t until)
             progress_update(sim, &pr);
     }
     sim->run_until = TICK_MAX;
+    if (sim->run_host_limit > 0)
+        arm_host_limit(0);
+    sim_host_limit_reached = 0;
+    sim->run_host_limit = 0;
+    sim->run_insts_target = 0;
     return why;
 }
 

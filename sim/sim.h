@@ -27,6 +27,11 @@ struct simulation {
     /* The limit of the sim_run in progress (TICK_MAX outside one): CPUs end
      * their batches there, so a run stops at its tick limit. */
     tick_t run_until;
+    /* Further limits of the next sim_run (0: none), cleared when it returns:
+     * host seconds of running (sim.run's for_host_*), and a total of retired
+     * instructions (sim_total_insts; for_insts; engines that count them). */
+    double run_host_limit;
+    uint64_t run_insts_target;
 
     bool exit_requested;
     int exit_code;
@@ -53,6 +58,15 @@ struct simulation {
 
 /* Set by SIGINT/SIGTERM: the run loop stops cleanly at the next event. */
 extern volatile sig_atomic_t sim_stop_requested;
+/* Set when the run_host_limit of the sim_run in progress has passed. */
+extern volatile sig_atomic_t sim_host_limit_reached;
+
+/* Whether an engine should end its batch and return: a stop, an exit or a
+ * host time limit is pending. */
+static inline bool sim_interrupted(const struct simulation *sim)
+{
+    return sim_stop_requested || sim_host_limit_reached || sim->exit_requested;
+}
 
 void sim_init(struct simulation *sim);
 /* Destroys every object in reverse creation order. */

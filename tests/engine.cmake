@@ -12,3 +12,13 @@ endforeach()
 set_tests_properties(test_interp_engine PROPERTIES LABELS unit ENVIRONMENT "CK_DEFAULT_TIMEOUT=60")
 set_tests_properties(test_engine_switch PROPERTIES LABELS kvm SKIP_RETURN_CODE 77
   ENVIRONMENT "CK_DEFAULT_TIMEOUT=120")
+
+# sim.run{for_insts=, for_host_ms=, for_host_s=} (tests/lua/run_limits.lua).
+add_test(NAME run_limits_interp COMMAND tandem run ${CMAKE_CURRENT_SOURCE_DIR}/lua/run_limits.lua
+  --quiet -- program=$<TARGET_FILE:guest_phases> engine=interp)
+set_tests_properties(run_limits_interp PROPERTIES LABELS unit TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "run limits: PASS")
+add_test(NAME run_limits_kvm COMMAND tandem run ${CMAKE_CURRENT_SOURCE_DIR}/lua/run_limits.lua
+  --quiet -- program=$<TARGET_FILE:guest_phases> engine=kvm)
+set_tests_properties(run_limits_kvm PROPERTIES LABELS kvm TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "run limits: PASS")
