@@ -179,22 +179,6 @@ static int l_instantiate(lua_State *L)
     return 0;
 }
 
-static tick_t field_ticks(lua_State *L, int t, const char *key, tick_t scale, tick_t cur)
-{
-    lua_getfield(L, t, key);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return cur;
-    }
-    if (!lua_isnumber(L, -1))
-        luaL_error(L, "sim.run: '%s' must be a number", key);
-    double v = lua_tonumber(L, -1);
-    lua_pop(L, 1);
-    if (v < 0)
-        luaL_error(L, "sim.run: '%s' must not be negative", key);
-    return (tick_t)(v * (double)scale);
-}
-
 /* A non-negative number field of table t, or -1 when absent. */
 static double field_number(lua_State *L, int t, const char *key)
 {
@@ -210,6 +194,13 @@ static double field_number(lua_State *L, int t, const char *key)
     if (v < 0)
         luaL_error(L, "sim.run: '%s' must not be negative", key);
     return v;
+}
+
+/* A time field in ticks (the number times scale), or cur when absent. */
+static tick_t field_ticks(lua_State *L, int t, const char *key, tick_t scale, tick_t cur)
+{
+    double v = field_number(L, t, key);
+    return v < 0 ? cur : (tick_t)(v * (double)scale);
 }
 
 /* sim.run{until_tick=, until_ns=, until_us=, until_ms=, until_s=, for_ns=...,
