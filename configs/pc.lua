@@ -9,13 +9,13 @@ local src = tandem.source_dir
 -- slowly (docs/kvm.md), and the interpreter boots the kernel in about a
 -- minute.
 local engine = machine.arg("engine", "interp")
--- engine=kvm on kvm_pvm: each timer interrupt costs ~4 ms of the host's
+-- engine=kvm on kvm_pvm: a timer interrupt costs ~10 ms of the host's
 -- ring-0 emulation, and the kernel's 250 Hz tick follows the host clock, so
--- ticks alone would take most of the CPU; at most 50 a second leaves the
--- boot its time (docs/linux-on-kvm.md).
+-- ticks alone would take most of the CPU (70% at 50 a second, measured);
+-- at most 10 a second leaves the boot its time (docs/linux-on-kvm.md).
 local pvm_kvm_only = engine == "kvm" and cpu.host_kvm_pvm()
 local system = machine.pc{engine = engine,
-                          timer_min_interval_ns = pvm_kvm_only and 20000000 or 0,
+                          timer_min_interval_ns = pvm_kvm_only and 100000000 or 0,
                           mem_size = machine.arg("mem", "512M"),
                           timing = require("timing").from_args(machine.arg)}
 tandem.new("LinuxLoader", {
