@@ -52,8 +52,9 @@ struct kvm_vcpu {
     /* IA32_APIC_BASE when the machine has no LAPIC model. */
     uint64_t apic_base;
     uint8_t cr8_at_entry;
-    /* kvm_pvm workaround (kvm/kvm_pvm.c): armed on kvm_pvm hosts; the #UD
-     * handler address the hardware breakpoint is set on (0: none). */
+    /* kvm_pvm workarounds (kvm/kvm_pvm.c), armed on kvm_pvm hosts: the
+     * #UD intercept and the SYSCALL repair, hardware breakpoints on the #UD
+     * and #PF handlers at these addresses (0: none). */
     bool ud_intercept;
     uint64_t ud_bp_addr;
     uint64_t pf_bp_addr; /* the #PF handler's (SYSCALL repair), 0: none */
