@@ -333,7 +333,8 @@ const char *sim_run(struct simulation *sim, tick_t until)
         until = sim->max_tick;
     sim->run_until = until;
     sim_host_limit_reached = 0;
-    arm_host_limit(sim->run_host_limit);
+    if (sim->run_host_limit > 0)
+        arm_host_limit(sim->run_host_limit);
     for (;;) {
         if (sim->exit_requested) {
             why = "exit requested";
